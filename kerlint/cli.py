@@ -1,0 +1,196 @@
+"""The `kerlint` command line, built with click.
+
+Exit codes: 0 nothing found, 1 diagnostics found, 2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from kerlint import __version__
+from kerlint.config import ConfigError, resolve_settings
+from kerlint.reporters import ReportContext, render
+from kerlint.reporters.text import statistics as render_statistics
+
+FORMATS = ["concise", "full", "json", "sarif", "github", "gitlab", "junit"]
+
+
+def _split_codes(values: tuple[str, ...]) -> list[str]:
+    return [code.strip() for value in values for code in value.split(",") if code.strip()]
+
+
+def _use_color() -> bool | None:
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return None
+
+
+class KerlintGroup(click.Group):
+    """Turns configuration errors into a clear message and exit code 2."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            click.echo(f"kerlint: error: {exc}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=KerlintGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="kerlint")
+def main() -> None:
+    """kerlint: finds the silent freeze and fine-tuning mistakes in Keras code."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--select", multiple=True, help="Rule codes or prefixes to enable (replaces the default set)."
+)
+@click.option(
+    "--extend-select", multiple=True, help="Rule codes or prefixes to enable in addition."
+)
+@click.option("--ignore", multiple=True, help="Rule codes or prefixes to disable.")
+@click.option("--exclude", multiple=True, help="Patterns to exclude (replaces the defaults).")
+@click.option(
+    "--extend-exclude", multiple=True, help="Patterns to exclude in addition to the defaults."
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Use this configuration file.",
+)
+@click.option("--isolated", is_flag=True, help="Ignore every configuration file.")
+@click.option("--output-format", type=click.Choice(FORMATS), default="concise", show_default=True)
+@click.option("-q", "--quiet", is_flag=True, help="Print diagnostics only, no summary.")
+@click.option("--statistics", is_flag=True, help="Count diagnostics per rule.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when diagnostics are found.")
+@click.option("--stdin-filename", help="The name to report for source read from stdin (`-`).")
+@click.pass_context
+def check(
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    select: tuple[str, ...],
+    extend_select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    exclude: tuple[str, ...],
+    extend_exclude: tuple[str, ...],
+    config_path: Path | None,
+    isolated: bool,
+    output_format: str,
+    quiet: bool,
+    statistics: bool,
+    exit_zero: bool,
+    stdin_filename: str | None,
+) -> None:
+    """Check Python files, folders and notebooks for Keras freeze mistakes."""
+    from kerlint.runner import run_check, run_stdin
+
+    targets = list(paths) or [Path(".")]
+    reading_stdin = targets == [Path("-")]
+    start = (
+        Path(stdin_filename).parent
+        if reading_stdin and stdin_filename
+        else (targets[0] if targets[0].exists() else Path("."))
+    )
+    settings = resolve_settings(
+        start=start.absolute(),
+        config_path=config_path,
+        isolated=isolated,
+        select=_split_codes(select) if select else None,
+        ignore=_split_codes(ignore),
+        extend_select=_split_codes(extend_select),
+        exclude=_split_codes(exclude) if exclude else None,
+        extend_exclude=_split_codes(extend_exclude),
+    )
+    missing = [str(p) for p in targets if str(p) != "-" and not p.exists()]
+    if missing:
+        raise click.UsageError(f"no such file or directory: {', '.join(missing)}")
+    if reading_stdin:
+        result = run_stdin(stdin_filename or "-", settings)
+    else:
+        result = run_check(targets, settings)
+    diagnostics = result.diagnostics
+
+    color = _use_color()
+    context = ReportContext(
+        color=color if color is not None else sys.stdout.isatty(),
+        files_checked=result.files_checked,
+        sources={f.source.display: f.source.text for f in result.files if f.source is not None},
+    )
+    if statistics:
+        output = render_statistics(diagnostics, context)
+    else:
+        output = render(output_format, diagnostics, context)
+        if quiet and output_format in ("concise", "full"):
+            output = "\n".join(line for line in output.splitlines()[: len(diagnostics)])
+    if output:
+        click.echo(output, color=context.color)
+    ctx.exit(1 if diagnostics and not exit_zero else 0)
+
+
+@main.command("rules")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def rules_command(fmt: str) -> None:
+    """List every rule: code, name, default on/off, fixable."""
+    from kerlint.rules import registry
+
+    rules = registry.all_rules()
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "code": r.code,
+                        "name": r.name,
+                        "summary": r.summary,
+                        "default": r.default,
+                        "fix": r.fix,
+                        "fixable": r.fix is not None,
+                    }
+                    for r in rules
+                ],
+                indent=2,
+            )
+        )
+        return
+    width = max(len(r.name) for r in rules)
+    click.echo(f"{'code':<6}  {'name':<{width}}  {'default':<7}  fix     summary")
+    for r in rules:
+        click.echo(
+            f"{r.code:<6}  {r.name:<{width}}  {'on' if r.default else 'off':<7}  {(r.fix or '-'):<6}  {r.summary}"
+        )
+
+
+@main.command()
+@click.argument("code")
+def explain(code: str) -> None:
+    """Print the documentation page of a rule."""
+    from kerlint.docs import rule_page
+
+    page = rule_page(code.upper())
+    if page is None:
+        raise click.UsageError(f"unknown rule `{code}`; see `kerlint rules`")
+    click.echo(page)
+
+
+def _register_optional_commands() -> None:
+    """`verify` lives in its own package; importing it never imports keras."""
+    try:
+        from kerlint.verify.command import verify
+    except ImportError:  # pragma: no cover - the package ships it
+        return
+    main.add_command(verify)
+
+
+_register_optional_commands()

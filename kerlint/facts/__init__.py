@@ -1,0 +1,81 @@
+"""Keras facts of one file: built once, read by every rule.
+
+`FileFacts` bundles the parsed module, what the builder learned (objects,
+events, timelines, attribute writes) and, computed on first use, the flow
+states before every event and the line/column of any node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import cached_property
+
+import libcst as cst
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+
+from kerlint.facts.builder import Facts, LayerList, WeightList, build_facts, is_keras
+from kerlint.facts.model import Event, Obj
+from kerlint.facts.states import Analysis, Flag, ObjectGraph, State, keys_of
+
+__all__ = ["FileFacts", "LayerList", "WeightList", "is_keras"]
+
+
+class FileFacts:
+    def __init__(self, module: cst.Module, text: str) -> None:
+        self.module = module
+        self.text = text
+        self.facts: Facts = build_facts(module)
+
+    # -- what the builder saw
+    @property
+    def uses_keras(self) -> bool:
+        return self.facts.uses_keras
+
+    def events(self, *kinds: str) -> Iterator[Event]:
+        for event in self.facts.events:
+            if not kinds or event.kind in kinds:
+                yield event
+
+    @cached_property
+    def graph(self) -> ObjectGraph:
+        return ObjectGraph(self.facts.objects)
+
+    # -- the flow analysis, run once on first use
+    @cached_property
+    def analysis(self) -> Analysis:
+        analysis = Analysis(self.graph)
+        for timeline in self.facts.timelines:
+            analysis.run(timeline)
+        return analysis
+
+    def states_before(self, event: Event) -> set[State]:
+        return self.analysis.before.get(event, set())
+
+    def flag(self, state: State, obj: Obj, tag: str = "") -> Flag:
+        return state.flag((obj.id, tag), obj.initially_trainable)
+
+    def keys_of(self, model: Obj):
+        return keys_of(model, self.graph)
+
+    def contains_bn(self, obj: Obj) -> bool | None:
+        return self.graph.contains_bn(obj)
+
+    # -- positions, resolved only when something is reported
+    @cached_property
+    def _positions(self):
+        wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
+        return wrapper.resolve(PositionProvider)
+
+    def range_of(self, node: cst.CSTNode) -> CodeRange:
+        return self._positions[node]
+
+    def line(self, node: cst.CSTNode | None) -> int:
+        if node is None:
+            return 0
+        try:
+            return self._positions[node].start.line
+        except KeyError:
+            return 0
+
+    def code(self, node: cst.CSTNode) -> str:
+        return self.module.code_for_node(node).strip()

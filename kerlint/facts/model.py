@@ -1,0 +1,162 @@
+"""The vocabulary of Keras facts: symbolic objects, events and the ordered timeline.
+
+An `Obj` is an allocation site (one per place that makes a model, a layer, an
+optimizer, ...); an `Event` is something the code does to objects; a `Timeline`
+is the events in program order with the branches, loops and exits kept, so
+analyses can follow every path.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Literal
+
+import libcst as cst
+
+ObjKind = Literal[
+    "model", "layer", "optimizer", "tensor", "tape", "callback", "instance", "unknown"
+]
+Structure = Literal["functional", "sequential", "subclassed"]
+Guard = Literal["bn-excluded", "bn-only", "other"]
+
+_ids = itertools.count(1)
+
+
+@dataclass(eq=False)
+class Obj:
+    """A symbolic object: what kerlint knows of one thing the program makes."""
+
+    kind: ObjKind
+    node: cst.CSTNode | None
+    cls: str | None = None  # canonical class, e.g. keras.applications.ResNet50
+    keras: bool = True  # known to be a Keras object
+    structure: Structure | None = None
+    has_bn: bool | None = None
+    initially_trainable: bool | None = True
+    # Parts reached through another object: model.layers[i], get_layer(...), loop variables.
+    parent: Obj | None = None
+    selector: str | None = None
+    all_layers: bool = False  # a loop variable over every layer of `parent`
+    small_slice: bool = False  # a loop over very few layers: may not reach BatchNormalization
+    children: list[Obj] = field(default_factory=list)
+    sources: set[Obj] = field(default_factory=set)  # tensors: the layers that made them
+    attrs: dict[str, tuple[Value, ...]] = field(default_factory=dict)  # user-class instances
+    class_def: cst.ClassDef | None = None
+    calls_training_false: bool = False  # a subclassed model whose call() passes training=False
+    has_train_step: bool = False
+    id: int = field(default_factory=lambda: next(_ids))
+
+    def __hash__(self) -> int:
+        return self.id
+
+    def __repr__(self) -> str:
+        return f"Obj#{self.id}({self.kind}, {self.cls or self.selector})"
+
+    @property
+    def is_model(self) -> bool:
+        return self.kind == "model"
+
+    def derived(self) -> list[Obj]:
+        """Objects reached through this one (in creation order)."""
+        return self.children
+
+    def describe(self) -> str:
+        """A short human name: `base`, `model.layers[0]`."""
+        if self.parent is not None and self.selector:
+            return f"{self.parent.describe()}{self.selector}"
+        return self.selector or (self.cls.rsplit(".", 1)[-1] if self.cls else self.kind)
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A module, class or function reached through imports (a qualified name)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Literal_:
+    """A constant the code wrote literally: True, False, None, a number or a string."""
+
+    value: object
+
+
+@dataclass(frozen=True)
+class Function:
+    """A function or method defined in this file (its summary is its body, spliced in)."""
+
+    node: cst.FunctionDef
+    owner: cst.ClassDef | None = None
+
+
+@dataclass(frozen=True)
+class BoundMethod:
+    function: Function
+    self_value: Obj
+
+
+@dataclass(frozen=True)
+class Class:
+    node: cst.ClassDef
+    bases: tuple[str, ...]  # canonical names of resolved Keras bases
+
+    @property
+    def keras_base(self) -> str | None:
+        return self.bases[0] if self.bases else None
+
+
+Value = Obj | Ref | Literal_ | Function | BoundMethod | Class
+
+EventKind = Literal[
+    "compile", "train", "start", "assign", "call", "gradient", "apply", "havoc", "return", "raise",
+    "break", "continue",
+]  # fmt: skip
+
+
+@dataclass(eq=False)
+class Event:
+    """One thing the code does, at one node, to one or more objects."""
+
+    kind: EventKind
+    node: cst.CSTNode
+    target: Obj | None = None  # the model compiled/trained, the object assigned, ...
+    value: bool | None = None  # assign: the literal value, None when not a literal
+    optimizer: Obj | None = None  # compile: the optimizer object, None when fresh or unknown
+    guard: Guard | None = None  # assign in a loop body: how the layers were filtered
+    method: str | None = None  # train/start: fit, train_on_batch, ...
+    in_callback: bool = False
+    training: Literal_ | None = None  # call: the training= argument
+    id: int = field(default_factory=lambda: next(_ids))
+
+    def __hash__(self) -> int:
+        return self.id
+
+    def __repr__(self) -> str:
+        return f"Event#{self.id}({self.kind}, {self.target}, {self.value})"
+
+
+@dataclass
+class Seq:
+    items: list[Event | Branch | Loop | Seq] = field(default_factory=list)
+
+
+@dataclass
+class Branch:
+    alternatives: list[Seq]
+
+
+@dataclass
+class Loop:
+    body: Seq
+    orelse: Seq = field(default_factory=Seq)
+
+
+@dataclass
+class Frame:
+    """A function body spliced in at a call site: its returns end there."""
+
+    body: Seq
+
+
+TimelineNode = Event | Branch | Loop | Seq | Frame

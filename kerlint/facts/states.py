@@ -1,0 +1,296 @@
+"""What the trainable flags are at each event, on every path: the shared flow analysis.
+
+States are followed along the timeline the builder made: a branch keeps both
+sides, a loop body is replayed twice (so a change at the end of one epoch meets
+the training call at the start of the next), `return` ends its function's
+paths at the call site, `raise` ends a path. Each state knows, per object (and
+per "BatchNormalization layers of" a model), the flag value and the assignment
+that set it, plus per model its last compile and the flags when it first
+started after that compile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from kerlint.facts.model import Branch, Event, Frame, Loop, Obj, Seq
+
+MAX_STATES = 128
+
+Key = tuple[int, str]  # (object id, "" for the object itself or "bn" for its BN layers)
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A trainable value (None: unknown), the event that set it, and the value before."""
+
+    value: bool | None
+    origin: Event | None = None
+    prev: bool | None = None
+
+
+@dataclass(frozen=True)
+class Start:
+    """A model's first start (fit, evaluate...) after its last compile, and the flags then."""
+
+    event: Event
+    snapshot: tuple[tuple[Key, bool | None], ...]
+
+    def value(self, key: Key) -> bool | str | None:
+        for k, v in self.snapshot:
+            if k == key:
+                return v
+        return "absent"
+
+
+def _freeze(mapping: Mapping) -> tuple:
+    return tuple(sorted(mapping.items(), key=lambda item: repr(item[0])))
+
+
+@dataclass(frozen=True)
+class State:
+    flags: tuple[tuple[Key, Flag], ...] = ()
+    compiled: tuple[tuple[int, Event], ...] = ()
+    started: tuple[tuple[int, Start], ...] = ()
+    built: tuple[tuple[tuple[int, int], Start], ...] = ()
+
+    def flag(self, key: Key, initial: bool | None) -> Flag:
+        for k, flag in self.flags:
+            if k == key:
+                return flag
+        return Flag(initial)
+
+    def start_of(self, model: Obj) -> Start | None:
+        return dict(self.started).get(model.id)
+
+    def compile_of(self, model: Obj) -> Event | None:
+        return dict(self.compiled).get(model.id)
+
+    def built_for(self, optimizer: Obj, model: Obj) -> Start | None:
+        return dict(self.built).get((optimizer.id, model.id))
+
+
+@dataclass
+class Outcome:
+    normal: set[State] = field(default_factory=set)
+    returned: set[State] = field(default_factory=set)
+    broke: set[State] = field(default_factory=set)
+    continued: set[State] = field(default_factory=set)
+
+    def absorb_exits(self, other: Outcome) -> None:
+        self.returned |= other.returned
+        self.broke |= other.broke
+        self.continued |= other.continued
+
+
+class ObjectGraph:
+    """Which objects are parts of which: the containment the flags propagate along."""
+
+    def __init__(self, objects: Iterable[Obj]) -> None:
+        self._parts: dict[int, list[Obj]] = {}
+        self._owners: dict[int, list[Obj]] = {}
+        self.objects = list(objects)
+        for obj in self.objects:
+            for child in obj.children:
+                self._owners.setdefault(child.id, []).append(obj)
+
+    def parts(self, obj: Obj) -> list[Obj]:
+        """obj and everything reached through it (children, layers, loop variables)."""
+        cached = self._parts.get(obj.id)
+        if cached is not None:
+            return cached
+        seen: dict[int, Obj] = {}
+        stack = [obj]
+        while stack:
+            current = stack.pop()
+            if current.id in seen:
+                continue
+            seen[current.id] = current
+            stack.extend(current.children)
+        result = list(seen.values())
+        self._parts[obj.id] = result
+        return result
+
+    def owners(self, obj: Obj) -> list[Obj]:
+        """Everything obj is a part of (transitively), nearest first."""
+        result: list[Obj] = []
+        stack = list(self._owners.get(obj.id, []))
+        while stack:
+            current = stack.pop(0)
+            if current in result or current is obj:
+                continue
+            result.append(current)
+            stack.extend(self._owners.get(current.id, []))
+        return result
+
+    def contains_bn(self, obj: Obj) -> bool | None:
+        """Yes, no or unknown: does this model or layer hold BatchNormalization layers?"""
+        if obj.has_bn is not None:
+            return obj.has_bn
+        if obj.kind == "layer" and obj.cls and obj.cls.startswith("keras.layers."):
+            return False
+        if obj.structure in ("sequential", "functional") and obj.cls in (
+            "keras.Sequential",
+            "keras.Model",
+        ):
+            verdicts = [self.contains_bn(child) for child in obj.children if child.parent is None]
+            if any(verdicts):
+                return True
+            if verdicts and all(v is False for v in verdicts):
+                return False
+        return None
+
+
+def keys_of(obj: Obj, graph: ObjectGraph) -> list[tuple[Key, Obj]]:
+    """The flag keys that describe a model's trainable state: each part, and BN of each."""
+    keys: list[tuple[Key, Obj]] = []
+    for part in graph.parts(obj):
+        keys.append(((part.id, ""), part))
+        if part.kind == "model" and graph.contains_bn(part):
+            keys.append(((part.id, "bn"), part))
+    return keys
+
+
+class Analysis:
+    """Runs the states over a timeline and remembers the states before each event."""
+
+    def __init__(self, graph: ObjectGraph) -> None:
+        self.graph = graph
+        self.before: dict[Event, set[State]] = {}
+        self.overflow = False
+
+    def run(self, timeline: Seq) -> None:
+        self._run(timeline, {State()})
+
+    # -- traversal
+    def _run(self, node, states: set[State]) -> Outcome:
+        if isinstance(node, Event):
+            return self._event(node, states)
+        if isinstance(node, Seq):
+            out = Outcome(normal=states)
+            for item in node.items:
+                if not out.normal:
+                    break
+                step = self._run(item, out.normal)
+                out.absorb_exits(step)
+                out.normal = step.normal
+            return out
+        if isinstance(node, Branch):
+            out = Outcome()
+            for alternative in node.alternatives:
+                step = self._run(alternative, states)
+                out.normal |= step.normal
+                out.absorb_exits(step)
+            out.normal = self._cap(out.normal)
+            return out
+        if isinstance(node, Loop):
+            out = Outcome()
+            entry = set(states)
+            current = set(states)
+            exits: set[State] = set()
+            for _ in range(2):
+                step = self._run(node.body, current)
+                out.returned |= step.returned
+                exits |= step.broke
+                current = self._cap(step.normal | step.continued)
+                entry |= current
+            orelse = self._run(node.orelse, self._cap(entry))
+            out.returned |= orelse.returned
+            out.normal = self._cap(orelse.normal | exits)
+            return out
+        if isinstance(node, Frame):
+            step = self._run(node.body, states)
+            return Outcome(normal=self._cap(step.normal | step.returned))
+        return Outcome(normal=states)
+
+    def _cap(self, states: set[State]) -> set[State]:
+        if len(states) <= MAX_STATES:
+            return states
+        self.overflow = True
+        return set(list(states)[:MAX_STATES])
+
+    # -- transfer
+    def _event(self, event: Event, states: set[State]) -> Outcome:
+        self.before.setdefault(event, set()).update(states)
+        if event.kind == "return":
+            return Outcome(returned=set(states))
+        if event.kind == "raise":
+            return Outcome()
+        if event.kind == "break":
+            return Outcome(broke=set(states))
+        if event.kind == "continue":
+            return Outcome(continued=set(states))
+        return Outcome(normal={self.transfer(event, state) for state in states})
+
+    def transfer(self, event: Event, state: State) -> State:
+        target = event.target
+        if target is None:
+            return state
+        if event.kind == "assign":
+            return self._assign(state, event, target, event.value)
+        if event.kind == "havoc":
+            state = self._assign(state, event, target, None)
+            forget = {part.id for part in self.graph.parts(target)}
+            return State(
+                state.flags,
+                tuple(item for item in state.compiled if item[0] not in forget),
+                tuple(item for item in state.started if item[0] not in forget),
+                state.built,
+            )
+        if event.kind == "compile":
+            compiled = dict(state.compiled)
+            compiled[target.id] = event
+            started = {k: v for k, v in state.started if k != target.id}
+            return State(state.flags, _freeze(compiled), _freeze(started), state.built)
+        if event.kind in ("train", "start"):
+            if state.start_of(target) is not None:
+                return state
+            start = Start(event, self.snapshot(state, target))
+            started = dict(state.started)
+            started[target.id] = start
+            built = dict(state.built)
+            compile_event = state.compile_of(target)
+            if compile_event is not None and compile_event.optimizer is not None:
+                built.setdefault((compile_event.optimizer.id, target.id), start)
+            return State(state.flags, state.compiled, _freeze(started), _freeze(built))
+        return state
+
+    def snapshot(self, state: State, model: Obj) -> tuple[tuple[Key, bool | None], ...]:
+        return tuple(
+            (key, state.flag(key, obj.initially_trainable).value)
+            for key, obj in keys_of(model, self.graph)
+        )
+
+    def _assign(self, state: State, event: Event, target: Obj, value: bool | None) -> State:
+        flags = dict(state.flags)
+        guard = event.guard
+
+        def set_key(key: Key, obj: Obj) -> None:
+            before = flags.get(key, Flag(obj.initially_trainable)).value
+            flags[key] = Flag(value, event, before)
+
+        touched: list[Obj] = []
+        if guard != "bn-only":
+            touched.append(target)
+            if target.all_layers and target.parent is not None:
+                touched.extend(c for c in target.parent.children if c.parent is None)
+            for obj in list(touched):
+                touched.extend(self.graph.parts(obj))
+        seen: set[int] = set()
+        for obj in touched:
+            if obj.id in seen:
+                continue
+            seen.add(obj.id)
+            set_key((obj.id, ""), obj)
+            if guard != "bn-excluded" and obj.kind == "model" and self.graph.contains_bn(obj):
+                set_key((obj.id, "bn"), obj)
+        owner = (
+            target.parent
+            if target.parent is not None and "[*]" in (target.selector or "")
+            else None
+        )
+        if owner is not None and guard != "bn-excluded" and not target.small_slice:
+            if self.graph.contains_bn(owner):
+                set_key((owner.id, "bn"), owner)
+        return State(_freeze(flags), state.compiled, state.started, state.built)

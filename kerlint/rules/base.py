@@ -1,0 +1,66 @@
+"""What a rule is: a code, a name, the text a file must contain, and a check over the facts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from kerlint.diagnostics import Applicability
+
+if TYPE_CHECKING:
+    from kerlint.facts import FileFacts
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """Swap one node of the parsed module for another: the unit every fix is made of."""
+
+    old: cst.CSTNode
+    new: cst.CSTNode | str
+    # Insert `new` as statements after `old` (a statement) instead of replacing it.
+    insert_after: bool = False
+
+
+@dataclass(frozen=True)
+class FixSpec:
+    message: str
+    replacements: tuple[Replacement, ...]
+    applicability: Applicability = "safe"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a rule reports: the node to point at, the message, and maybe a fix."""
+
+    node: cst.CSTNode
+    message: str
+    fix: FixSpec | None = None
+
+
+CheckFn = Callable[["FileFacts"], Iterable[Finding]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A registered rule. `requires`: a file must contain one of these texts to matter."""
+
+    code: str
+    name: str
+    summary: str
+    check: CheckFn = field(repr=False)
+    requires: Sequence[str] = ()
+    requires_pattern: re.Pattern[str] | None = None
+    default: bool = True
+    fix: Applicability | None = None
+
+    def may_apply(self, text: str) -> bool:
+        """Cheap text test so files that cannot matter are never parsed."""
+        if any(needle in text for needle in self.requires):
+            return True
+        if self.requires_pattern is not None and self.requires_pattern.search(text):
+            return True
+        return not self.requires and self.requires_pattern is None

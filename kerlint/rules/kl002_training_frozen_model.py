@@ -1,0 +1,44 @@
+"""KL002: a model is trained while its own `trainable` is False, so nothing learns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from kerlint.facts import FileFacts
+from kerlint.rules._helpers import called_on, lines, method_of
+from kerlint.rules.base import Finding, Rule
+
+
+def check(facts: FileFacts) -> Iterator[Finding]:
+    if facts.analysis.overflow:
+        return  # some paths were dropped: "on every path" can no longer be claimed
+    for train in facts.events("train"):
+        model = train.target
+        states = facts.states_before(train)
+        if not states or train.in_callback:
+            continue
+        flags = [facts.flag(state, model) for state in states]
+        if not all(
+            flag.value is False and flag.origin is not None and flag.origin.kind == "assign"
+            for flag in flags
+        ):
+            continue
+        name = called_on(facts, train)
+        origins = [flag.origin for flag in flags]
+        yield Finding(
+            train.node,
+            f"`{name}.{method_of(train)}` trains `{name}` while its `trainable` is False (set at "
+            f"{lines(facts, origins)}), so `{name}.trainable_weights` is empty and nothing "
+            "learns: Keras 3 reads the flag when training runs, not at `compile()`. Set "
+            f"`{name}.trainable = True` before training it (for a GAN, back to False before "
+            "training the combined model).",
+        )
+
+
+RULE = Rule(
+    code="KL002",
+    name="training-frozen-model",
+    summary="a model is trained while its `trainable` is False",
+    check=check,
+    requires=("trainable",),
+)

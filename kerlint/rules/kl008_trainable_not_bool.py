@@ -1,0 +1,72 @@
+"""KL008: `trainable` set to a literal that is not a bool (`"False"` is truthy)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import libcst as cst
+
+from kerlint.facts import FileFacts, is_keras
+from kerlint.rules.base import Finding, FixSpec, Replacement, Rule
+
+# What the author meant, where it is clear.
+MEANT = {
+    "False": False, "false": False, "FALSE": False, "0": False, "no": False, "off": False, "": False,
+    "True": True, "true": True, "TRUE": True, "1": True, "yes": True, "on": True,
+}  # fmt: skip
+
+
+def literal(node: cst.BaseExpression | None) -> tuple[bool, object]:
+    """(is a non-bool literal, its value)."""
+    if isinstance(node, cst.SimpleString | cst.ConcatenatedString):
+        value = node.evaluated_value
+        return (isinstance(value, str), value)
+    if isinstance(node, cst.Integer | cst.Float):
+        return True, node.evaluated_value
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        inner, value = literal(node.expression)
+        return (inner and isinstance(value, int | float), -value if inner else None)  # type: ignore[operator]
+    if isinstance(node, cst.Name) and node.value == "None":
+        return True, None
+    return False, None
+
+
+def check(facts: FileFacts) -> Iterator[Finding]:
+    for write in facts.facts.attribute_writes:
+        if write.attr != "trainable" or write.operator != "=":
+            continue
+        is_literal, value = literal(write.value)
+        if not is_literal or not any(is_keras(owner) for owner in write.owners):
+            continue
+        effective = bool(value)
+        meant = (
+            MEANT.get(value)
+            if isinstance(value, str)
+            else (bool(value) if value in (0, 1) else None)
+        )
+        if value is None:
+            meant = False
+        shown = repr(value) if not isinstance(value, str) else f'"{value}"'
+        fix = None
+        if meant is not None and isinstance(write.value, cst.BaseExpression):
+            fix = FixSpec(
+                f"Replace with `{meant}`", (Replacement(write.value, cst.Name(str(meant))),), "safe"
+            )
+        yield Finding(
+            write.statement,
+            f"`trainable` is set to {shown}, which Keras turns into `bool({shown})` = "
+            f"{effective}: the layer is {'trainable' if effective else 'frozen'}"
+            f"{' (any non-empty string is True)' if isinstance(value, str) and value else ''}. "
+            f"Use `{meant if meant is not None else 'True or False'}`.",
+            fix=fix,
+        )
+
+
+RULE = Rule(
+    code="KL008",
+    name="trainable-not-bool",
+    summary="`trainable` set to a string, a number or None",
+    check=check,
+    requires=("trainable",),
+    fix="safe",
+)

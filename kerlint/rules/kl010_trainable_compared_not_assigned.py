@@ -1,0 +1,56 @@
+"""KL010: `layer.trainable == False` as a statement: the comparison is thrown away."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import libcst as cst
+
+from kerlint.facts import FileFacts, is_keras
+from kerlint.facts.model import Obj
+from kerlint.rules.base import Finding, FixSpec, Replacement, Rule
+
+
+def check(facts: FileFacts) -> Iterator[Finding]:
+    for discarded in facts.facts.discarded_comparisons:
+        keras = any(is_keras(owner) for owner in discarded.owners)
+        known_other = any(isinstance(owner, Obj) and not owner.keras for owner in discarded.owners)
+        # A discarded comparison is never meant; in a Keras file an unknown owner is enough.
+        if not keras and (known_other or not facts.uses_keras):
+            continue
+        comparison = discarded.comparison
+        target = comparison.comparisons[0]
+        meant = _meant_value(target)
+        fix = None
+        if meant is not None:
+            assign = cst.Assign(
+                targets=[cst.AssignTarget(comparison.left)], value=cst.Name(str(meant))
+            )
+            fix = FixSpec(f"Assign `{meant}`", (Replacement(discarded.node, assign),))
+        code = facts.code(comparison)
+        yield Finding(
+            discarded.node,
+            f"`{code}` compares and throws the result away: nothing is frozen or unfrozen. "
+            f"Assign with `=`{f' (`.trainable = {meant}`)' if meant is not None else ''}.",
+            fix=fix,
+        )
+
+
+def _meant_value(target: cst.ComparisonTarget) -> bool | None:
+    value = target.comparator
+    if not (isinstance(value, cst.Name) and value.value in ("True", "False")):
+        return None
+    literal = value.value == "True"
+    if isinstance(target.operator, cst.NotEqual | cst.IsNot):
+        return not literal
+    return literal
+
+
+RULE = Rule(
+    code="KL010",
+    name="trainable-compared-not-assigned",
+    summary="`x.trainable == False` as a statement: compared, not assigned",
+    check=check,
+    requires=("trainable",),
+    fix="safe",
+)
