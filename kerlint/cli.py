@@ -14,8 +14,6 @@ import click
 
 from kerlint import __version__
 from kerlint.config import ConfigError, resolve_settings
-from kerlint.reporters import ReportContext, render
-from kerlint.reporters.text import statistics as render_statistics
 
 FORMATS = ["concise", "full", "json", "sarif", "github", "gitlab", "junit"]
 
@@ -70,71 +68,111 @@ def main() -> None:
 )
 @click.option("--isolated", is_flag=True, help="Ignore every configuration file.")
 @click.option("--output-format", type=click.Choice(FORMATS), default="concise", show_default=True)
+@click.option(
+    "-o",
+    "--output-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report to this file.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print diagnostics only, no summary.")
 @click.option("--statistics", is_flag=True, help="Count diagnostics per rule.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when diagnostics are found.")
 @click.option("--stdin-filename", help="The name to report for source read from stdin (`-`).")
+@click.option("--fix", is_flag=True, help="Apply safe fixes in place.")
+@click.option("--diff", is_flag=True, help="Show the fixes as a unified diff; write nothing.")
+@click.option(
+    "--unsafe-fixes", is_flag=True, help="Also apply (or show) fixes that may change behaviour."
+)
+@click.option(
+    "--baseline",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Hide the diagnostics recorded in this baseline file.",
+)
+@click.option(
+    "--write-baseline",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Record today's diagnostics in this baseline file.",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Processes to use (default: the number of cores; 1: none).",
+)
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to keep the cache (default .kerlint_cache).",
+)
+@click.option(
+    "--verify",
+    "verify_findings",
+    is_flag=True,
+    help="Build the factories that hold KL002/KL003/KL004/KL012 findings and confirm them at runtime.",
+)
+@click.option(
+    "--timeout",
+    type=float,
+    default=120.0,
+    show_default=True,
+    help="With --verify: seconds per build.",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["numpy", "jax", "torch", "tensorflow"]),
+    help="With --verify: the Keras backend.",
+)
 @click.pass_context
-def check(
-    ctx: click.Context,
-    paths: tuple[Path, ...],
-    select: tuple[str, ...],
-    extend_select: tuple[str, ...],
-    ignore: tuple[str, ...],
-    exclude: tuple[str, ...],
-    extend_exclude: tuple[str, ...],
-    config_path: Path | None,
-    isolated: bool,
-    output_format: str,
-    quiet: bool,
-    statistics: bool,
-    exit_zero: bool,
-    stdin_filename: str | None,
-) -> None:
+def check(ctx: click.Context, paths: tuple[Path, ...], **options) -> None:
     """Check Python files, folders and notebooks for Keras freeze mistakes."""
-    from kerlint.runner import run_check, run_stdin
+    from kerlint.runner import CheckRequest, execute
 
     targets = list(paths) or [Path(".")]
     reading_stdin = targets == [Path("-")]
-    start = (
-        Path(stdin_filename).parent
-        if reading_stdin and stdin_filename
-        else (targets[0] if targets[0].exists() else Path("."))
-    )
+    stdin_filename = options["stdin_filename"]
+    if reading_stdin and stdin_filename:
+        start = Path(stdin_filename).parent
+    else:
+        start = targets[0] if targets[0].exists() else Path(".")
     settings = resolve_settings(
         start=start.absolute(),
-        config_path=config_path,
-        isolated=isolated,
-        select=_split_codes(select) if select else None,
-        ignore=_split_codes(ignore),
-        extend_select=_split_codes(extend_select),
-        exclude=_split_codes(exclude) if exclude else None,
-        extend_exclude=_split_codes(extend_exclude),
+        config_path=options["config_path"],
+        isolated=options["isolated"],
+        select=_split_codes(options["select"]) if options["select"] else None,
+        ignore=_split_codes(options["ignore"]),
+        extend_select=_split_codes(options["extend_select"]),
+        exclude=_split_codes(options["exclude"]) if options["exclude"] else None,
+        extend_exclude=_split_codes(options["extend_exclude"]),
     )
     missing = [str(p) for p in targets if str(p) != "-" and not p.exists()]
     if missing:
         raise click.UsageError(f"no such file or directory: {', '.join(missing)}")
-    if reading_stdin:
-        result = run_stdin(stdin_filename or "-", settings)
-    else:
-        result = run_check(targets, settings)
-    diagnostics = result.diagnostics
-
     color = _use_color()
-    context = ReportContext(
+    request = CheckRequest(
+        paths=targets,
+        settings=settings,
+        stdin_filename=(stdin_filename or "-") if reading_stdin else None,
+        output_format=options["output_format"],
+        output_file=options["output_file"],
+        quiet=options["quiet"],
+        statistics=options["statistics"],
+        exit_zero=options["exit_zero"],
+        fix=options["fix"],
+        diff=options["diff"],
+        unsafe_fixes=options["unsafe_fixes"],
+        baseline=options["baseline"],
+        write_baseline=options["write_baseline"],
+        jobs=options["jobs"],
+        use_cache=not options["no_cache"],
+        cache_dir=options["cache_dir"],
+        verify=options["verify_findings"],
+        timeout=options["timeout"],
+        backend=options["backend"],
         color=color if color is not None else sys.stdout.isatty(),
-        files_checked=result.files_checked,
-        sources={f.source.display: f.source.text for f in result.files if f.source is not None},
     )
-    if statistics:
-        output = render_statistics(diagnostics, context)
-    else:
-        output = render(output_format, diagnostics, context)
-        if quiet and output_format in ("concise", "full"):
-            output = "\n".join(line for line in output.splitlines()[: len(diagnostics)])
-    if output:
-        click.echo(output, color=context.color)
-    ctx.exit(1 if diagnostics and not exit_zero else 0)
+    ctx.exit(execute(request))
 
 
 @main.command("rules")
