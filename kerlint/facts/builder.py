@@ -438,7 +438,11 @@ class Builder:
         else:
             else_env = self._in_seq(else_seq, lambda: self.exec_block(node.orelse.body.body, env))
         self.guard = saved_guard
-        self.seq.items.append(Branch([then_seq, else_seq]))
+        if then_guard is not None:
+            # A test on the loop variable splits the layers, not the paths: both arms run.
+            self.seq.items.extend([then_seq, else_seq])
+        else:
+            self.seq.items.append(Branch([then_seq, else_seq]))
         return _join(then_env, else_env)
 
     def _guards_for(self, test: cst.BaseExpression) -> tuple[Guard | None, Guard | None]:
@@ -482,7 +486,7 @@ class Builder:
         if pushed:
             self.guard = None
         try:
-            return self._loop(node.body.body, node.orelse, env)
+            return self._loop(node.body.body, node.orelse, env, at_least_once=bool(pushed))
         finally:
             self.guard = saved_guard
             del self.loop_vars[len(self.loop_vars) - len(pushed) :]
@@ -501,8 +505,8 @@ class Builder:
             return env
         return self.bind(target, loop_values, env)
 
-    def _loop(self, body, orelse, env: Env) -> Env:
-        loop = Loop(Seq(), Seq())
+    def _loop(self, body, orelse, env: Env, at_least_once: bool = False) -> Env:
+        loop = Loop(Seq(), Seq(), at_least_once)
         body_env = self._in_seq(loop.body, lambda: self.exec_block(body, env))
         joined = _join(env, body_env)
         if orelse is not None:
@@ -826,7 +830,10 @@ class Builder:
     def method_call(self, node, method, owners, positional, keywords, env) -> Values | None:
         """Keras model and optimizer methods; None when the call is not one of them."""
         objs = [o for o in owners if isinstance(o, Obj)]
-        weight_lists = [o for o in owners if isinstance(o, WeightList)]
+        # Only the property itself (`m.trainable_weights.append`): a list kept in a variable is
+        # the program's own copy, and extending it is how extra variables are legitimately added.
+        direct = isinstance(node.func.value, cst.Attribute) and node.func.value.attr.value in names.WEIGHT_LISTS
+        weight_lists = [o for o in owners if isinstance(o, WeightList)] if direct else []
         if weight_lists and method in (
             "append",
             "extend",

@@ -150,6 +150,8 @@ class Branch:
 class Loop:
     body: Seq
     orelse: Seq = field(default_factory=Seq)
+    # A loop over a model's layers runs at least once: no path skips its body.
+    runs_at_least_once: bool = False
 
 
 @dataclass

@@ -186,7 +186,7 @@ class Analysis:
             return out
         if isinstance(node, Loop):
             out = Outcome()
-            entry = set(states)
+            entry = set() if node.runs_at_least_once else set(states)
             current = set(states)
             exits: set[State] = set()
             for _ in range(2):
