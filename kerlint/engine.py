@@ -6,6 +6,7 @@ become a KL000 diagnostic and the run goes on.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,9 +58,8 @@ def check_source(source: Source, codes: frozenset[str]) -> FileResult:
     try:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
-        row, column = exc.raw_line, exc.raw_column + 1
+        message, row, column = _syntax_error(text, exc)
         cell, row = source.to_cell(row)
-        message = f"cannot parse: {exc.message}" if hasattr(exc, "message") else "cannot parse"
         return FileResult(source.path, [_error(source.display, message, row, column, cell)], source)
     except (RecursionError, MemoryError, ValueError) as exc:
         return FileResult(
@@ -79,6 +79,17 @@ def check_source(source: Source, codes: frozenset[str]) -> FileResult:
             True,
         )
     return FileResult(source.path, diagnostics, source, True)
+
+
+def _syntax_error(text: str, exc: cst.ParserSyntaxError) -> tuple[str, int, int]:
+    """Python's own message and position are the clearest; LibCST's are the fallback."""
+    try:
+        compile(text, "<kerlint>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+    except SyntaxError as error:
+        return f"syntax error: {error.msg}", error.lineno or 1, error.offset or 1
+    except (ValueError, RecursionError, MemoryError):
+        pass
+    return f"cannot parse: {exc.message}", exc.raw_line, exc.raw_column + 1
 
 
 def _error(

@@ -584,6 +584,9 @@ class Builder:
         if isinstance(target, cst.Name):
             env = dict(env)
             env[target.value] = values
+            for value in values:
+                if isinstance(value, Obj) and value.label is None:
+                    value.label = target.value
             return env
         if isinstance(target, cst.Attribute):
             owners = self.eval(target.value, env)

@@ -45,6 +45,7 @@ class Obj:
     class_def: cst.ClassDef | None = None
     calls_training_false: bool = False  # a subclassed model whose call() passes training=False
     has_train_step: bool = False
+    label: str | None = None  # the first name the code gave it, for messages
     id: int = field(default_factory=lambda: next(_ids))
 
     def __hash__(self) -> int:
@@ -65,7 +66,7 @@ class Obj:
         """A short human name: `base`, `model.layers[0]`."""
         if self.parent is not None and self.selector:
             return f"{self.parent.describe()}{self.selector}"
-        return self.selector or (self.cls.rsplit(".", 1)[-1] if self.cls else self.kind)
+        return self.label or self.selector or (self.cls.rsplit(".", 1)[-1] if self.cls else self.kind)
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ def check(facts: FileFacts) -> Iterator[Finding]:
 
 def _message(facts: FileFacts, origin, holder: Obj, train) -> str:
     kind = short_class(holder)
-    name = holder.describe() if holder.parent else (kind or "the model")
+    name = f"`{holder.describe()}`" + (f" ({kind})" if kind and kind != holder.describe() else "")
     calls = [
         e
         for e in facts.events("call")
@@ -64,7 +64,8 @@ def _message(facts: FileFacts, origin, holder: Obj, train) -> str:
         f"`{assigned_target(facts, origin)}` unfreezes the BatchNormalization layers of "
         f"{name}, and `{called_on(facts, train)}.fit` at line {facts.line(train.node)} trains "
         "them: they switch to batch statistics and overwrite the pretrained moving mean and "
-        f"variance{although}. Keep them frozen after unfreezing: `for layer in base.layers: "
+        f"variance{although}. Keep them frozen after unfreezing: `for layer in "
+        f"{holder.describe()}.layers: "
         "if isinstance(layer, keras.layers.BatchNormalization): layer.trainable = False`."
     )
 
