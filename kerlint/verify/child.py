@@ -40,7 +40,7 @@ from typing import Any
 
 from kerlint.verify.analysis import Analysis, Assignment, ModelEvent, Recording, Site
 
-NETWORK_MARKER = "kerlint-verify-network-blocked"
+NETWORK_MARKER = "network access blocked by kerlint verify"
 _LOOPBACK = {None, "", "localhost", "127.0.0.1", "::1", "0.0.0.0"}
 _HERE = str(Path(__file__).resolve().parent)
 # Warnings that say nothing about the user's model (RESULTS.md, "Noise I filtered out").
@@ -234,10 +234,7 @@ def block_network() -> None:
     real_connect_ex = socket.socket.connect_ex
 
     def refuse(host: Any) -> OSError:
-        return OSError(
-            f"{NETWORK_MARKER}: kerlint verify blocks network access (to {host!r}); "
-            "use --weights keep to allow downloads"
-        )
+        return OSError(f"{NETWORK_MARKER} (to {host!r}); --weights keep allows downloads")
 
     def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
         if host in _LOOPBACK:
@@ -484,14 +481,30 @@ def _warnings(caught: list[warnings.WarningMessage]) -> list[str]:
     return out[:20]
 
 
+def _user_traceback(exc: BaseException) -> str:
+    """The traceback without kerlint's own frames on top: it starts in the user's code."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_HERE):
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb))
+
+
 def _format_exception(exc: BaseException) -> tuple[str, str]:
     message = f"{type(exc).__name__}: {exc}"
-    if NETWORK_MARKER in "".join(traceback.format_exception(exc)):
-        message += (
-            " (the target reached for the network, which kerlint verify blocks: pretrained "
-            "weights are not needed to count what trains; --weights keep allows downloads)"
-        )
-    return message, "".join(traceback.format_exception(exc))
+    tb = _user_traceback(exc)
+    if NETWORK_MARKER in tb and NETWORK_MARKER not in message:
+        message += f" ({NETWORK_MARKER}: pretrained weights are not needed to count what trains; --weights keep allows downloads)"
+    return message, tb
+
+
+def _exit_message(exc: SystemExit) -> str:
+    """`sys.exit(3)` in the user's code, and the line that called it."""
+    tb, where = exc.__traceback__, ""
+    while tb is not None:
+        if not tb.tb_frame.f_code.co_filename.startswith(_HERE):
+            where = f" at {tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return f"the target called sys.exit({exc.code!r}){where}"
 
 
 # -- the process -----------------------------------------------------------------------------
@@ -582,8 +595,8 @@ def main(argv: list[str] | None = None) -> int:
                 event="error",
                 id=target["id"],
                 kind="exit",
-                message=f"the target called sys.exit({exc.code!r})",
-                traceback="".join(traceback.format_exception(exc)),
+                message=_exit_message(exc),
+                traceback="",
             )
         except BaseException as exc:  # user code may raise anything, KeyboardInterrupt included
             message, tb = _format_exception(exc)

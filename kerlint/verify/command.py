@@ -339,7 +339,14 @@ def verify(
                 session=session,
             )
         except FatalError as error:
-            click.echo(f"kerlint verify: error: {error}", err=True)
+            chosen_by = ""
+            if error.kind == "backend_missing":
+                chosen_by = (
+                    f" (backend {chosen} from {source})"
+                    if chosen
+                    else " (no backend is configured, so keras uses tensorflow)"
+                )
+            click.echo(f"kerlint verify: error: {error}{chosen_by}", err=True)
             if error.detail:
                 click.echo(error.detail, err=True)
             ctx.exit(2)

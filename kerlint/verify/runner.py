@@ -75,9 +75,10 @@ class Session:
 class FatalError(Exception):
     """Nothing can be built: keras or the backend is missing, or cannot be imported."""
 
-    def __init__(self, message: str, detail: str = "") -> None:
+    def __init__(self, message: str, detail: str = "", kind: str = "fatal") -> None:
         super().__init__(message)
         self.detail = detail
+        self.kind = kind
 
 
 def child_env(backend: str | None, base: dict[str, str] | None = None) -> dict[str, str]:
@@ -96,15 +97,18 @@ def _fatal_from_event(event: dict[str, Any], backend: str | None) -> FatalError:
     kind = event.get("kind")
     detail = event.get("traceback", "")
     if kind == "keras_missing":
-        return FatalError(f"keras is not installed here; kerlint verify needs it: {INSTALL_HINT}")
+        return FatalError(
+            f"keras is not installed here; kerlint verify needs it: {INSTALL_HINT}",
+            kind="keras_missing",
+        )
     if kind == "backend_missing":
         chosen = event.get("backend") or backend or "tensorflow"
         needs = _BACKEND_PACKAGES.get(chosen, chosen)
         return FatalError(
-            f"the {chosen} backend of keras cannot be imported (no module named "
-            f"{event.get('module')!r}); it needs {needs}: {INSTALL_HINT} installs keras with "
-            "the numpy backend's needs, then pass --backend numpy (or install the backend)",
-            detail,
+            f"keras cannot import its {chosen} backend (no module named {event.get('module')!r}; "
+            f"the {chosen} backend needs {needs}): pass --backend numpy, which needs only "
+            f"{INSTALL_HINT}, or install {needs}",
+            kind="backend_missing",
         )
     if kind == "graph_unavailable":
         return FatalError(
