@@ -34,6 +34,7 @@ from kerlint.verify.runner import (
 )
 from kerlint.verify.targets import (
     BACKENDS,
+    SAVED_SUFFIXES,
     TARGET_HELP,
     Target,
     VerifyConfig,
@@ -69,6 +70,9 @@ def select_targets(
     configured = {_identity(t): t for t in config.targets}
     targets = []
     for text in texts:
+        if text.strip().lower().endswith(SAVED_SUFFIXES):
+            targets.append(parse_target(text, base=cwd))  # --kwargs is for factories
+            continue
         target = parse_target(text, base=cwd, kwargs=kwargs)
         known = configured.get(_identity(target))
         if known is not None:

@@ -2,11 +2,11 @@
 
 One child imports keras once (about a second) and builds the targets one after the other,
 resetting keras' global state between them so auto-generated layer names do not depend on
-what was built before. Every target gets `timeout` seconds (importing keras gets its own
-`timeout`). When a target raises or calls `sys.exit`, the child reports it and goes on.
-When it kills the process (a segfault, `os.abort()`, `os._exit()`) or hangs past its
-timeout, the parent reports that target, kills the child's whole process group, and starts
-a new child for the targets that are left.
+what was built before. Every target gets `timeout` seconds; importing keras gets its own
+budget of at least `IMPORT_TIMEOUT`. When a target raises or calls `sys.exit`, the child
+reports it and goes on. When it kills the process (a segfault, `os.abort()`, `os._exit()`)
+or hangs past its timeout, the parent reports that target, kills the child's whole process
+group, and starts a new child for the targets that are left.
 
 The child talks through an events file of JSON lines (see `child.py`); its stdout and
 stderr (user prints, keras warnings) go to a log whose tail explains a crash.
@@ -30,6 +30,8 @@ from typing import Any
 from kerlint.verify.targets import Target
 
 DEFAULT_TIMEOUT = 120.0
+# Importing keras is not a target: it gets at least this long, however short --timeout is.
+IMPORT_TIMEOUT = 120.0
 INSTALL_HINT = "pip install 'kerlint[verify]'"
 _KERLINT_ROOT = str(Path(__file__).resolve().parent.parent.parent)
 _BACKEND_PACKAGES = {
@@ -293,7 +295,7 @@ def _run_child(
             env=env,
             **popen_kwargs,
         )
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + max(timeout, IMPORT_TIMEOUT)
         try:
             finished = False
             while not finished:
@@ -347,7 +349,7 @@ def _run_child(
                     _kill(proc)
                     if not ready:
                         raise FatalError(
-                            f"importing keras took longer than the timeout ({timeout:g} s)",
+                            f"importing keras took longer than {max(timeout, IMPORT_TIMEOUT):g} s",
                             _tail(log_path),
                         )
                     if current is not None:
