@@ -7,6 +7,7 @@ become a KL000 diagnostic and the run goes on.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ import libcst as cst
 from kerlint.diagnostics import Diagnostic, Edit, Fix, Location
 from kerlint.facts import FileFacts
 from kerlint.rules import PARSE_ERROR, registry
-from kerlint.rules.base import Finding, FixSpec, Rule
+from kerlint.rules.base import Finding, FixSpec, Replacement, Rule
 from kerlint.source import Source, SourceError, read_source
 from kerlint.suppress import find_suppressions
 
@@ -112,8 +113,8 @@ def _to_diagnostics(
             continue
         seen.add((rule.code, row, column))
         end = Location(span.end.line, span.end.column + 1)
-        fix = _to_fix(facts, finding.fix) if finding.fix else None
         cell, cell_row = source.to_cell(row)
+        fix = _to_fix(facts, finding.fix, source, cell) if finding.fix else None
         if cell is not None:
             _, end_row = source.to_cell(end.line if hasattr(end, "line") else end.row)
             end = Location(end_row, end.column)
@@ -132,20 +133,107 @@ def _to_diagnostics(
     return result
 
 
-def _to_fix(facts: FileFacts, spec: FixSpec) -> Fix:
+def _to_fix(
+    facts: FileFacts, spec: FixSpec, source: Source | None = None, cell: int | None = None
+) -> Fix | None:
+    """Turn a rule's node replacements into text edits, or None when one cannot be placed.
+
+    In a notebook the edits are given in the coordinates of the diagnostic's cell, as its
+    location is, so that a fix can be written back into that cell; a fix that would reach
+    into another cell is dropped.
+    """
     edits = []
     for replacement in spec.replacements:
-        span = facts.range_of(replacement.old)
-        content = (
-            replacement.new
-            if isinstance(replacement.new, str)
-            else facts.module.code_for_node(replacement.new)
+        edit = (
+            _insertion(facts, replacement)
+            if replacement.insert_after
+            else _replace(facts, replacement)
         )
-        edits.append(
-            Edit(
-                content,
-                Location(span.start.line, span.start.column + 1),
-                Location(span.end.line, span.end.column + 1),
+        if edit is None:
+            return None
+        if source is not None and source.is_notebook:
+            start_cell, start_row = source.to_cell(edit.location.row)
+            end_cell, end_row = source.to_cell(edit.end_location.row)
+            if start_cell != cell or end_cell != cell:
+                return None
+            edit = Edit(
+                edit.content,
+                Location(start_row, edit.location.column),
+                Location(end_row, edit.end_location.column),
             )
-        )
+        edits.append(edit)
     return Fix(spec.message, tuple(edits), spec.applicability)
+
+
+def _replace(facts: FileFacts, replacement: Replacement) -> Edit:
+    span = facts.range_of(replacement.old)
+    content = (
+        replacement.new
+        if isinstance(replacement.new, str)
+        else facts.module.code_for_node(replacement.new)
+    )
+    return Edit(
+        content,
+        Location(span.start.line, span.start.column + 1),
+        Location(span.end.line, span.end.column + 1),
+    )
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def _line(text: str, row: int) -> str:
+    """The 1-based row of `text` without its line break (the rows LibCST counts)."""
+    start = 0
+    for _ in range(row - 1):
+        match = _LINE_BREAK.search(text, start)
+        if match is None:
+            return ""
+        start = match.end()
+    match = _LINE_BREAK.search(text, start)
+    return text[start : match.start() if match else len(text)]
+
+
+def _insertion(facts: FileFacts, replacement: Replacement) -> Edit | None:
+    """New statements after the statement `old`, at its indentation, at the end of its line.
+
+    Only when `old` stands alone on its lines (nothing but indentation before it, nothing but
+    a comment after it): after `if x: a = 1` or `a = 1; b = 2` the same indentation would
+    put the new code in another block.
+    """
+    span = facts.range_of(replacement.old)
+    first = _line(facts.text, span.start.line)
+    last = _line(facts.text, span.end.line)
+    indent, after = first[: span.start.column], last[span.end.column :].strip()
+    if indent.strip() or (after and not after.startswith("#")):
+        return None
+    statements = _statements(replacement.new)
+    if not statements:
+        return None
+    module = facts.module
+    if indent:
+        holder = cst.If(
+            test=cst.Name("True"), body=cst.IndentedBlock(body=statements, indent=indent)
+        )
+        code = module.with_changes(body=[holder], header=[], footer=[]).code
+        code = code.split(module.default_newline, 1)[1]
+    else:
+        code = module.with_changes(body=statements, header=[], footer=[]).code
+    content = module.default_newline + code.rstrip("\r\n")
+    at = Location(span.end.line, len(last) + 1)
+    return Edit(content, at, at)
+
+
+def _statements(new: cst.CSTNode | str) -> list[cst.BaseStatement]:
+    if isinstance(new, str):
+        try:
+            return list(cst.parse_module(new).body)
+        except cst.ParserSyntaxError:
+            return []
+    if isinstance(new, cst.BaseStatement):
+        return [new]
+    if isinstance(new, cst.BaseSmallStatement):
+        return [cst.SimpleStatementLine(body=[new])]
+    if isinstance(new, cst.BaseExpression):
+        return [cst.SimpleStatementLine(body=[cst.Expr(new)])]
+    return []

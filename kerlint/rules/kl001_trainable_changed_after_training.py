@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import libcst as cst
+
 from kerlint.facts import FileFacts
+from kerlint.facts.model import Event
+from kerlint.fixgen import ancestors, fresh_optimizer, scope_of, simple_reference
 from kerlint.rules._helpers import assigned_target, called_on, method_of
-from kerlint.rules.base import Finding, Rule
+from kerlint.rules.base import Finding, FixSpec, Replacement, Rule
 
 
 def check(facts: FileFacts) -> Iterator[Finding]:
@@ -42,7 +46,54 @@ def check(facts: FileFacts) -> Iterator[Finding]:
                     "silently keeps the old set, PyTorch raises 'Unknown variable' and JAX raises "
                     f"and loses the weights. Call `{name}.compile(...)` again, with a new "
                     "optimizer, after changing `trainable`.",
+                    fix=_recompile(facts, origin, train, compiled),
                 )
+
+
+def _recompile(
+    facts: FileFacts, origin: Event, train: Event, compiled: Event | None
+) -> FixSpec | None:
+    """After the change, the model's last `compile(...)` again, with a new optimizer.
+
+    Only when that call can be written again as it was: in the same function as the change
+    and the training call, on the same name, its optimizer a string (compile makes a new one),
+    absent, or a visible `keras.optimizers.X(...)` call, written again to make a new one.
+    A change made inside a loop over layers gets the compile after the loop.
+    """
+    if compiled is None or not isinstance(compiled.node, cst.Call):
+        return None
+    call = compiled.node
+    if not (isinstance(call.func, cst.Attribute) and call.func.attr.value == "compile"):
+        return None
+    receiver = call.func.value
+    if not simple_reference(receiver) or facts.code(receiver) != called_on(facts, train):
+        return None
+    anchor = origin.node
+    if origin.target is not None and "[*]" in (origin.target.selector or ""):
+        anchor = next((n for n in ancestors(facts, anchor) if isinstance(n, cst.For)), None)
+        if anchor is None:
+            return None
+    scope = scope_of(facts, anchor)
+    if scope_of(facts, call) is not scope or scope_of(facts, train.node) is not scope:
+        return None
+    args = list(call.args)
+    for index, arg in enumerate(args):
+        keyword = arg.keyword.value if arg.keyword is not None else None
+        if keyword != "optimizer" and not (keyword is None and index == 0 and not arg.star):
+            continue
+        if isinstance(arg.value, cst.SimpleString | cst.ConcatenatedString):
+            break
+        fresh = fresh_optimizer(facts, compiled.optimizer, anchor)
+        if fresh is None:
+            return None
+        args[index] = arg.with_changes(value=fresh)
+        break
+    statement = cst.SimpleStatementLine(body=[cst.Expr(call.with_changes(args=args))])
+    return FixSpec(
+        f"Compile `{facts.code(receiver)}` again, with a new optimizer",
+        (Replacement(anchor, statement, insert_after=True),),
+        "unsafe",
+    )
 
 
 RULE = Rule(

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import libcst as cst
+
 from kerlint.facts import FileFacts
-from kerlint.facts.model import Obj
+from kerlint.facts.model import Event, Obj
+from kerlint.fixgen import fresh_name, keras_name, simple_reference
 from kerlint.rules._helpers import assigned_target, called_on, short_class
-from kerlint.rules.base import Finding, Rule
+from kerlint.rules.base import Finding, FixSpec, Replacement, Rule
 
 
 def bn_holders(facts: FileFacts, model: Obj) -> list[Obj]:
@@ -43,7 +46,11 @@ def check(facts: FileFacts) -> Iterator[Finding]:
                     continue
                 if origin.kind != "assign" or origin.in_callback:
                     continue
-                yield Finding(origin.node, _message(facts, origin, holder, train))
+                yield Finding(
+                    origin.node,
+                    _message(facts, origin, holder, train),
+                    fix=_refreeze_bn(facts, origin, holder),
+                )
 
 
 def _message(facts: FileFacts, origin, holder: Obj, train) -> str:
@@ -67,6 +74,51 @@ def _message(facts: FileFacts, origin, holder: Obj, train) -> str:
         f"variance{although}. Keep them frozen after unfreezing: `for layer in "
         f"{holder.describe()}.layers: "
         "if isinstance(layer, keras.layers.BatchNormalization): layer.trainable = False`."
+    )
+
+
+def _refreeze_bn(facts: FileFacts, origin: Event, holder: Obj) -> FixSpec | None:
+    """Right after the unfreeze, set the BatchNormalization layers back to frozen.
+
+    `base.trainable = True` (the base itself holds the BN layers): a loop over
+    `base.layers`. `layer.trainable = True` in a loop over the layers: an `isinstance`
+    test on the same loop variable, in the same loop. Nothing when the BN layers sit in
+    a model nested inside the one unfrozen (`.layers` does not reach them) or when the
+    module has no name for BatchNormalization.
+    """
+    node = origin.node
+    if not (isinstance(node, cst.Assign) and len(node.targets) == 1):
+        return None
+    target = node.targets[0].target
+    if not isinstance(target, cst.Attribute) or not simple_reference(target.value):
+        return None
+    batchnorm = keras_name(facts, "keras.layers.BatchNormalization")
+    if batchnorm is None:
+        return None
+    owner = facts.code(target.value)
+    unfrozen = origin.target
+    if unfrozen is holder and not any(
+        child.kind == "model" for child in holder.children if child.parent is None
+    ):
+        layer = fresh_name(facts, "layer")
+        code = (
+            f"for {layer} in {owner}.layers:\n"
+            f"    if isinstance({layer}, {batchnorm}):\n"
+            f"        {layer}.trainable = False\n"
+        )
+    elif (
+        unfrozen is not None
+        and unfrozen.parent is holder
+        and "[*]" in (unfrozen.selector or "")
+        and isinstance(target.value, cst.Name)
+    ):
+        code = f"if isinstance({owner}, {batchnorm}):\n    {owner}.trainable = False\n"
+    else:
+        return None
+    return FixSpec(
+        "Freeze the BatchNormalization layers again after unfreezing",
+        (Replacement(node, cst.parse_module(code).body[0], insert_after=True),),
+        "unsafe",
     )
 
 

@@ -7,8 +7,10 @@ from collections.abc import Iterator
 import libcst as cst
 
 from kerlint.facts import FileFacts
+from kerlint.facts.model import Event
+from kerlint.fixgen import fresh_optimizer
 from kerlint.rules._helpers import called_on
-from kerlint.rules.base import Finding, Rule
+from kerlint.rules.base import Finding, FixSpec, Replacement, Rule
 
 
 def check(facts: FileFacts) -> Iterator[Finding]:
@@ -39,8 +41,28 @@ def check(facts: FileFacts) -> Iterator[Finding]:
                 f"`trainable` changed since (line {facts.line(changed[0].node)}). A Keras "
                 "optimizer only accepts the variables it was built with: 'Unknown variable' on "
                 "TensorFlow and PyTorch, a broken model on JAX. Pass a new optimizer instance.",
+                fix=_new_optimizer(facts, compile_),
             )
             break
+
+
+def _new_optimizer(facts: FileFacts, compile_: Event) -> FixSpec | None:
+    """Pass a new instance: the visible `keras.optimizers.X(...)` call, written again."""
+    call = compile_.node
+    if not isinstance(call, cst.Call):
+        return None
+    for index, arg in enumerate(call.args):
+        keyword = arg.keyword.value if arg.keyword is not None else None
+        if keyword == "optimizer" or (keyword is None and index == 0 and not arg.star):
+            fresh = fresh_optimizer(facts, compile_.optimizer, call)
+            if fresh is None or fresh is arg.value:
+                return None
+            return FixSpec(
+                f"Pass a new `{facts.code(fresh.func)}` instance",
+                (Replacement(arg.value, fresh),),
+                "unsafe",
+            )
+    return None
 
 
 def _optimizer_code(facts: FileFacts, call: cst.CSTNode) -> str:

@@ -1,0 +1,244 @@
+"""What the unsafe fixes need to write code a module can run: its own spelling of Keras
+names, names it does not use yet, the scope a node is in, and fresh optimizers.
+
+A fix is only offered when the code it writes means the same thing at the place it is
+written; every helper here answers None when it cannot be sure, and the rule then
+reports without a fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from kerlint.facts import FileFacts
+from kerlint.facts.model import Obj
+from kerlint.facts.names import canonical
+
+# Nodes whose `target` binds names.
+_BINDS = (cst.AssignTarget, cst.AnnAssign, cst.AugAssign, cst.For, cst.CompFor)
+_Scope = cst.FunctionDef | cst.Lambda | cst.ClassDef | None
+
+
+@dataclass
+class _ModuleIndex:
+    """One walk over the module, made only when a fix is being built."""
+
+    parents: dict[int, cst.CSTNode] = field(default_factory=dict)
+    names: set[str] = field(default_factory=set)  # every Name the module mentions
+    rebound: set[str] = field(default_factory=set)  # names assigned or taken as parameters
+    imports: list[tuple[str, str]] = field(default_factory=list)  # (bound name, qualified)
+
+
+class _Indexer(cst.CSTVisitor):
+    def __init__(self, index: _ModuleIndex) -> None:
+        self.index = index
+        self.stack: list[cst.CSTNode] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if self.stack:
+            self.index.parents[id(node)] = self.stack[-1]
+        self.stack.append(node)
+        if isinstance(node, cst.Name):
+            self.index.names.add(node.value)
+        elif isinstance(node, _BINDS):
+            self._targets(node.target)
+        elif isinstance(node, cst.Param):
+            self.index.rebound.add(node.name.value)
+        elif isinstance(node, cst.AsName) and isinstance(node.name, cst.Name):
+            parent = self.stack[-2] if len(self.stack) > 1 else None
+            if not isinstance(parent, cst.ImportAlias):
+                self.index.rebound.add(node.name.value)
+        elif isinstance(node, cst.FunctionDef | cst.ClassDef):
+            self.index.rebound.add(node.name.value)
+        elif isinstance(node, cst.Import | cst.ImportFrom):
+            self._import(node)
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        self.stack.pop()
+
+    def _targets(self, target: cst.CSTNode) -> None:
+        if isinstance(target, cst.Name):
+            self.index.rebound.add(target.value)
+        elif isinstance(target, cst.Tuple | cst.List):
+            for element in target.elements:
+                self._targets(element.value)
+        elif isinstance(target, cst.StarredElement):
+            self._targets(target.value)
+
+    def _import(self, node: cst.Import | cst.ImportFrom) -> None:
+        """Only imports at module level name things everywhere in the module."""
+        if any(isinstance(n, cst.FunctionDef | cst.ClassDef) for n in self.stack[:-1]):
+            return
+        if isinstance(node, cst.Import):
+            for alias in node.names:
+                dotted = _dotted(alias.name)
+                if dotted is None:
+                    continue
+                if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                    self.index.imports.append((alias.asname.name.value, dotted))
+                else:
+                    root = dotted.split(".")[0]
+                    self.index.imports.append((root, root))
+            return
+        if node.relative or node.module is None or isinstance(node.names, cst.ImportStar):
+            return
+        module = _dotted(node.module)
+        if module is None:
+            return
+        for alias in node.names:
+            if not isinstance(alias.name, cst.Name):
+                continue
+            bound = (
+                alias.asname.name.value
+                if alias.asname is not None and isinstance(alias.asname.name, cst.Name)
+                else alias.name.value
+            )
+            self.index.imports.append((bound, f"{module}.{alias.name.value}"))
+
+
+def _index(facts: FileFacts) -> _ModuleIndex:
+    index = getattr(facts, "_fixgen_index", None)
+    if index is None:
+        index = _ModuleIndex()
+        facts.module.visit(_Indexer(index))
+        facts._fixgen_index = index  # type: ignore[attr-defined]
+    return index
+
+
+def _dotted(node: cst.CSTNode) -> str | None:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        inner = _dotted(node.value)
+        return f"{inner}.{node.attr.value}" if inner else None
+    return None
+
+
+def ancestors(facts: FileFacts, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    parents = _index(facts).parents
+    current = parents.get(id(node))
+    while current is not None:
+        yield current
+        current = parents.get(id(current))
+
+
+def scope_of(facts: FileFacts, node: cst.CSTNode) -> _Scope:
+    """The function, lambda or class whose names `node` sees; None at module level."""
+    for parent in ancestors(facts, node):
+        if isinstance(parent, cst.FunctionDef | cst.Lambda | cst.ClassDef):
+            return parent
+    return None
+
+
+def keras_name(facts: FileFacts, wanted: str) -> str | None:
+    """How this module can write the Keras name `wanted` (`keras.layers.BatchNormalization`).
+
+    From its module-level imports: `BatchNormalization`, `layers.BatchNormalization`,
+    `keras.layers.BatchNormalization`, `tf.keras.layers.BatchNormalization`, ...; the
+    shortest spelling whose first name is never rebound. None when the module cannot.
+    """
+    index = _index(facts)
+    found: list[str] = []
+    for bound, qualified in index.imports:
+        if bound in index.rebound:
+            continue
+        candidates = [(qualified, bound)]
+        if qualified in ("tensorflow", "tf"):
+            candidates.append((f"{qualified}.keras", f"{bound}.keras"))
+        for qual, spelled in candidates:
+            name = canonical(qual)
+            if name is None:
+                continue
+            if name == wanted:
+                found.append(spelled)
+            elif wanted.startswith(name + "."):
+                found.append(spelled + wanted[len(name) :])
+    return min(found, key=lambda s: (s.count("."), len(s))) if found else None
+
+
+def fresh_name(facts: FileFacts, preferred: str) -> str:
+    """`preferred`, or a variant of it the module does not use anywhere."""
+    used = _index(facts).names
+    for candidate in (preferred, f"{preferred}_", f"_{preferred}"):
+        if candidate not in used:
+            return candidate
+    number = 2
+    while f"{preferred}{number}" in used:
+        number += 1
+    return f"{preferred}{number}"
+
+
+def fresh_optimizer(facts: FileFacts, optimizer: Obj | None, at: cst.CSTNode) -> cst.Call | None:
+    """The visible `keras.optimizers.X(...)` call that made `optimizer`, to be written again
+    at `at`: a new instance of the same class with the same arguments.
+
+    Only when the constructor is in the same function as `at` or at module level, so that
+    the names its arguments use are also seen at `at`. A literal `opt.learning_rate = 1e-5`
+    made before `at` is carried into the new call; any other change of the optimizer's
+    attributes, or one made after `at` (it would reach the old object only), means no fix.
+    """
+    if optimizer is None or not isinstance(optimizer.node, cst.Call):
+        return None
+    call = optimizer.node
+    if not (optimizer.cls or "").startswith("keras.optimizers."):
+        return None
+    made_in = scope_of(facts, call)
+    if made_in is not None and made_in is not scope_of(facts, at):
+        return None
+    if any(arg.star for arg in call.args):
+        return None
+    learning_rate: cst.BaseExpression | None = None
+    writes = [w for w in facts.facts.attribute_writes if optimizer in w.owners]
+    for write in sorted(writes, key=lambda w: facts.line(w.statement)):
+        if (
+            write.attr not in ("learning_rate", "lr")
+            or write.operator != "="
+            or not _number(write.value)
+            or facts.line(write.statement) >= facts.line(at)
+        ):
+            return None
+        learning_rate = write.value
+    if learning_rate is None:
+        return call
+    kept = [
+        arg
+        for index, arg in enumerate(call.args)
+        if not (arg.keyword is None and index == 0)
+        and not (arg.keyword is not None and arg.keyword.value in ("learning_rate", "lr"))
+    ]
+    equal = cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))
+    first = cst.Arg(value=learning_rate, keyword=cst.Name("learning_rate"), equal=equal)
+    if kept:
+        first = first.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+    return call.with_changes(args=[first, *kept])
+
+
+def _number(node: cst.BaseExpression | None) -> bool:
+    if isinstance(node, cst.UnaryOperation):
+        node = node.expression
+    return isinstance(node, cst.Integer | cst.Float)
+
+
+def simple_reference(node: cst.CSTNode) -> bool:
+    """An expression that names an object without doing anything: safe to write again."""
+    if isinstance(node, cst.Name):
+        return True
+    if isinstance(node, cst.Attribute):
+        return simple_reference(node.value)
+    if isinstance(node, cst.Subscript):
+        return simple_reference(node.value) and all(
+            isinstance(element.slice, cst.Index)
+            and isinstance(element.slice.value, cst.Integer | cst.SimpleString | cst.UnaryOperation)
+            for element in node.slice
+        )
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+        return (
+            node.func.attr.value == "get_layer"
+            and simple_reference(node.func.value)
+            and all(isinstance(arg.value, cst.SimpleString | cst.Integer) for arg in node.args)
+        )
+    return False
