@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -20,8 +22,29 @@ class ReportContext:
     stale_baseline: int = 0
     hidden_by_baseline: int = 0
     unsafe_fixes: bool = False
+    # Notebooks: display name -> {cell number: (first row in the joined text, rows)}.
+    cells: dict[str, dict[int, tuple[int, int]]] = field(default_factory=dict)
+    checked_files: list[str] = field(default_factory=list)  # display names, in order (junit)
+    _lines: dict[str, list[str]] = field(default_factory=dict, repr=False)
+
+    def lines_of(self, filename: str, cell: int | None = None) -> list[str] | None:
+        """The lines a diagnostic's rows count: the file's, or in a notebook its cell's."""
+        text = self.sources.get(filename)
+        if text is None:
+            return None
+        lines = self._lines.get(filename)
+        if lines is None:
+            lines = self._lines[filename] = _LINE_BREAK.split(text)
+        if cell is None:
+            return lines
+        span = self.cells.get(filename, {}).get(cell)
+        if span is None:
+            return None
+        first, rows = span
+        return lines[first - 1 : first - 1 + rows]
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 Reporter = Callable[[list[Diagnostic], ReportContext], str]
 REPORTERS: dict[str, Reporter] = {}
 
@@ -45,9 +68,8 @@ def names() -> list[str]:
 
 
 def _load() -> None:
-    from kerlint.reporters import json_, text  # noqa: F401
+    from kerlint.reporters import full, github, gitlab, json_, junit, sarif, text  # noqa: F401
 
-    try:  # formats added by later modules register themselves on import
+    # Formats added by later modules register themselves on import.
+    with contextlib.suppress(ImportError):
         from kerlint.reporters import extra  # noqa: F401
-    except ImportError:
-        pass

@@ -59,6 +59,8 @@ def summary(diagnostics: list[Diagnostic], context: ReportContext) -> str:
     lines.append(f"Found {count} error{'s' if count != 1 else ''}.")
     safe = sum(1 for d in diagnostics if d.fix is not None and d.fix.applicability == "safe")
     unsafe = sum(1 for d in diagnostics if d.fix is not None and d.fix.applicability == "unsafe")
+    if context.unsafe_fixes:  # --unsafe-fixes: `--fix` applies those too
+        safe, unsafe = safe + unsafe, 0
     if safe and context.show_fixes:
         lines.append(f"[*] {safe} fixable with the `--fix` option.")
     if unsafe and context.show_fixes:

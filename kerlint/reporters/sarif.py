@@ -1,0 +1,178 @@
+"""`--output-format sarif`: SARIF 2.1.0, for GitHub code scanning and other SARIF viewers.
+
+Every rule is described from its page (`rules/KLxxx-name.md`): the summary as the short
+description, the page's one-paragraph abstract as the full one, the page itself (without
+its proof program) as help, and its address as `helpUri`. Columns count Unicode code
+points, as kerlint's do. In a notebook the rows are those of the cell, given in the
+result's `properties.cell`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from urllib.parse import quote
+
+from kerlint import __version__
+from kerlint.diagnostics import Diagnostic, Location, rule_url
+from kerlint.reporters import ReportContext, reporter
+from kerlint.rules import PARSE_ERROR, registry
+
+SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+INFORMATION_URI = "https://github.com/kerlint/kerlint"
+
+
+def _page(code: str) -> str | None:
+    from kerlint.docs import rule_page
+
+    return rule_page(code)
+
+
+def _abstract(page: str) -> str | None:
+    """The page's `> ...` abstract (the paragraph under its title)."""
+    lines = []
+    for line in page.splitlines():
+        if line.startswith(">"):
+            lines.append(line.lstrip("> ").strip())
+        elif lines:
+            break
+    return " ".join(lines) or None
+
+
+def _help(page: str) -> str:
+    """The page up to its proof: what people need to understand and fix the finding."""
+    match = re.search(r"^## Proof\b", page, re.MULTILINE)
+    return page[: match.start()].rstrip() + "\n" if match else page
+
+
+def rule_descriptor(code: str) -> dict:
+    rule = registry.get(code)
+    if rule is None:
+        return {
+            "id": PARSE_ERROR,
+            "name": "parse-error",
+            "shortDescription": {"text": "the file cannot be read or parsed as Python"},
+            "fullDescription": {
+                "text": "kerlint could not read, decode or parse this file, so it was not "
+                "checked. Fix the syntax error or exclude the file."
+            },
+            "defaultConfiguration": {"level": "error"},
+        }
+    page = _page(code)
+    descriptor: dict = {
+        "id": rule.code,
+        "name": rule.name,
+        "shortDescription": {"text": rule.summary},
+        "fullDescription": {"text": (_abstract(page) if page else None) or rule.summary},
+        "helpUri": rule_url(rule.code),
+        "defaultConfiguration": {"level": "error", "enabled": rule.default},
+        "properties": {"tags": ["keras", "correctness"], "fix": rule.fix or "none"},
+    }
+    if page:
+        descriptor["help"] = {"text": _help(page), "markdown": _help(page)}
+    else:
+        descriptor["help"] = {"text": f"{rule.summary}. See {rule_url(rule.code)}"}
+    return descriptor
+
+
+def artifact_uri(filename: str) -> str:
+    """A path relative to the working folder (as code scanning wants), or a file URI."""
+    path = Path(filename)
+    if path.is_absolute():
+        try:
+            path = Path(os.path.relpath(path))
+        except ValueError:
+            return path.as_uri()
+        if path.parts and path.parts[0] == "..":
+            return Path(os.path.abspath(filename)).as_uri()
+    return quote(path.as_posix())
+
+
+def _region(start: Location, end: Location) -> dict:
+    end_row = max(end.row, start.row)
+    end_column = end.column if end.row >= start.row else start.column
+    if end_row == start.row:
+        end_column = max(end_column, start.column)
+    return {
+        "startLine": max(1, start.row),
+        "startColumn": max(1, start.column),
+        "endLine": max(1, end_row),
+        "endColumn": max(1, end_column),
+    }
+
+
+def result(diagnostic: Diagnostic, index: int) -> dict:
+    location = {"uri": artifact_uri(diagnostic.filename)}
+    data: dict = {
+        "ruleId": diagnostic.code,
+        "ruleIndex": index,
+        "level": "error",
+        "message": {"text": diagnostic.message},
+        "locations": [
+            {
+                "physicalLocation": {
+                    "artifactLocation": location,
+                    "region": _region(diagnostic.location, diagnostic.end_location),
+                }
+            }
+        ],
+    }
+    fix = diagnostic.fix
+    if fix is not None and fix.edits:
+        data["fixes"] = [
+            {
+                "description": {"text": f"{fix.message} ({fix.applicability})"},
+                "artifactChanges": [
+                    {
+                        "artifactLocation": location,
+                        "replacements": [
+                            {
+                                "deletedRegion": _region(edit.location, edit.end_location),
+                                "insertedContent": {"text": edit.content},
+                            }
+                            for edit in fix.edits
+                        ],
+                    }
+                ],
+            }
+        ]
+    properties: dict = {}
+    if diagnostic.cell is not None:
+        properties["cell"] = diagnostic.cell
+    if diagnostic.verification is not None:
+        properties["verification"] = diagnostic.verification
+    if properties:
+        data["properties"] = properties
+    return data
+
+
+def to_sarif(diagnostics: list[Diagnostic]) -> dict:
+    codes = [rule.code for rule in registry.all_rules()]
+    if any(d.code == PARSE_ERROR for d in diagnostics):
+        codes.insert(0, PARSE_ERROR)
+    index = {code: i for i, code in enumerate(codes)}
+    return {
+        "$schema": SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "kerlint",
+                        "version": __version__,
+                        "informationUri": INFORMATION_URI,
+                        "rules": [rule_descriptor(code) for code in codes],
+                    }
+                },
+                "columnKind": "unicodeCodePoints",
+                "results": [result(d, index.get(d.code, 0)) for d in diagnostics],
+            }
+        ],
+    }
+
+
+@reporter("sarif")
+def sarif(diagnostics: list[Diagnostic], context: ReportContext) -> str:
+    return json.dumps(to_sarif(diagnostics), indent=2, ensure_ascii=False)
