@@ -12,10 +12,12 @@ from pathlib import Path
 
 import click
 
+from kerlint import baseline
 from kerlint.config import Settings
 from kerlint.diagnostics import Diagnostic
 from kerlint.discovery import discover
 from kerlint.engine import FileResult, check_file
+from kerlint.fixes import FixOutcome, fix_file, write_outcome
 from kerlint.reporters import ReportContext, render
 from kerlint.reporters.text import statistics as render_statistics
 
@@ -72,26 +74,30 @@ def run_stdin(display: str, settings: Settings) -> RunResult:
 
 
 def execute(request: CheckRequest) -> int:
-    for flag, name in (
-        (request.fix, "--fix"),
-        (request.diff, "--diff"),
-        (request.baseline, "--baseline"),
-        (request.write_baseline, "--write-baseline"),
-        (request.verify, "--verify"),
-    ):
-        if flag:
-            raise click.UsageError(f"{name} is not available in this build yet")
+    """Check, then fix or diff, then hide what the baseline knows, then report.
+
+    Exit codes: 0 nothing left to report, 1 diagnostics remain (or, with --diff, something
+    would change), 2 a usage error (raised as click.UsageError).
+    """
+    if request.verify:
+        raise click.UsageError("--verify is not available in this build yet")
+    stdin_data: bytes | None = None
     if request.stdin_filename is not None:
-        result = run_stdin(request.stdin_filename, request.settings)
+        if request.fix or request.diff:
+            stdin_data = sys.stdin.buffer.read()
+            result = _check_stdin_data(request.stdin_filename, request.settings, stdin_data)
+        else:
+            result = run_stdin(request.stdin_filename, request.settings)
     else:
         result = run_check(request.paths, request.settings)
-    diagnostics = result.diagnostics
-    context = ReportContext(
-        color=request.color and request.output_file is None,
-        files_checked=result.files_checked,
-        sources={f.source.display: f.source.text for f in result.files if f.source is not None},
-        unsafe_fixes=request.unsafe_fixes,
-    )
+    fixed = 0
+    if request.fix or request.diff:
+        outcomes = _fix_files(request, result, stdin_data)
+        if request.diff:
+            return _show_diff(outcomes, request.exit_zero)
+        fixed = _write_fixes(outcomes, stdin_data)
+    context = _report_context(request, result, fixed)
+    diagnostics = _apply_baseline(request, result.diagnostics, context)
     if request.statistics:
         output = render_statistics(diagnostics, context)
     else:
@@ -101,5 +107,124 @@ def execute(request: CheckRequest) -> int:
     if request.output_file is not None:
         request.output_file.write_text(output + "\n", encoding="utf-8")
     elif output:
-        click.echo(output, color=context.color)
+        # With --fix on stdin, stdout carries the fixed code; the report goes to stderr.
+        click.echo(output, color=context.color, err=stdin_data is not None)
     return 1 if diagnostics and not request.exit_zero else 0
+
+
+def _check_stdin_data(display: str, settings: Settings, data: bytes) -> RunResult:
+    path = Path(display)
+    file_result = check_file(path, settings.codes_for(path), display=display, data=data)
+    return RunResult(list(file_result.diagnostics), [file_result])
+
+
+def _warn(message: str) -> None:
+    click.echo(f"kerlint: warning: {message}", err=True)
+
+
+def _fix_files(
+    request: CheckRequest, result: RunResult, stdin_data: bytes | None
+) -> list[FixOutcome]:
+    """Fix every file in memory; `result` then holds what remains after the fixes."""
+    outcomes = []
+    for position, file_result in enumerate(result.files):
+        outcome = fix_file(
+            file_result,
+            request.settings.codes_for(file_result.path),
+            request.unsafe_fixes,
+            data=stdin_data,
+        )
+        if outcome is None:
+            continue
+        for warning in outcome.warnings:
+            _warn(warning)
+        outcomes.append(outcome)
+        if outcome.changed and not request.diff:
+            result.files[position] = outcome.result
+    result.diagnostics = sorted(
+        (d for f in result.files for d in f.diagnostics), key=lambda d: d.sort_key
+    )
+    return outcomes
+
+
+def _show_diff(outcomes: list[FixOutcome], exit_zero: bool) -> int:
+    """`--diff`: the changes on stdout, nothing written; 1 when there is something to fix."""
+    changed = [o for o in outcomes if o.changed]
+    text = "".join(o.diff() for o in changed)
+    if text:
+        click.echo(text, nl=False)
+    count = sum(o.count for o in changed)
+    if count:
+        click.echo(f"Would fix {count} error{'s' if count != 1 else ''}.", err=True)
+    else:
+        click.echo("No errors would be fixed.", err=True)
+    return 1 if changed and not exit_zero else 0
+
+
+def _write_fixes(outcomes: list[FixOutcome], stdin_data: bytes | None) -> int:
+    """Write the fixed files (stdin: the fixed code to stdout); the number of fixes made."""
+    if stdin_data is not None:
+        outcome = outcomes[0] if outcomes else None
+        data = outcome.data if outcome is not None and outcome.changed else stdin_data
+        sys.stdout.buffer.write(data or b"")
+        sys.stdout.buffer.flush()
+        return outcome.count if outcome is not None and outcome.changed else 0
+    fixed = 0
+    for outcome in outcomes:
+        if not outcome.changed:
+            continue
+        problem = write_outcome(outcome)
+        if problem is not None:
+            _warn(problem)
+            continue
+        fixed += outcome.count
+    return fixed
+
+
+def _report_context(request: CheckRequest, result: RunResult, fixed: int) -> ReportContext:
+    sources = [f.source for f in result.files if f.source is not None]
+    return ReportContext(
+        color=request.color and request.output_file is None,
+        files_checked=result.files_checked,
+        sources={source.display: source.text for source in sources},
+        unsafe_fixes=request.unsafe_fixes,
+        fixed=fixed,
+        cells={
+            source.display: {span.cell: (span.first_row, span.rows) for span in source.cells}
+            for source in sources
+            if source.cells is not None
+        },
+        checked_files=[
+            f.source.display
+            if f.source is not None
+            else (f.diagnostics[0].filename if f.diagnostics else str(f.path))
+            for f in result.files
+        ],
+    )
+
+
+def _apply_baseline(
+    request: CheckRequest, diagnostics: list[Diagnostic], context: ReportContext
+) -> list[Diagnostic]:
+    """`--write-baseline` records; `--baseline` (or the one just written) hides."""
+    if request.write_baseline is not None:
+        try:
+            count = baseline.write(request.write_baseline, diagnostics, context.lines_of)
+        except OSError as exc:
+            raise click.UsageError(
+                f"cannot write the baseline {request.write_baseline}: {exc.strerror or exc}"
+            ) from exc
+        click.echo(
+            f"Recorded {count} diagnostic{'s' if count != 1 else ''} in {request.write_baseline}.",
+            err=True,
+        )
+    path = request.baseline or request.write_baseline
+    if path is None:
+        return diagnostics
+    try:
+        known = baseline.Baseline.load(path)
+    except baseline.BaselineError as exc:
+        raise click.UsageError(str(exc)) from exc
+    kept, hidden, stale = known.filter(diagnostics, context.lines_of)
+    context.hidden_by_baseline, context.stale_baseline = hidden, stale
+    return kept
