@@ -96,6 +96,10 @@ class Node:
             yield from child.subtree()
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _size(variable: Any) -> int:
     return math.prod(int(d) for d in variable.shape)
 
@@ -346,7 +350,7 @@ class Analysis:
             out.append(
                 self._finding(
                     "KL003",
-                    f"{len(scope)} BatchNormalization layers in `{node.layer.name}` will train: "
+                    f"{_count(len(scope), 'BatchNormalization layer')} in `{node.layer.name}` will train: "
                     f"{'; '.join(reasons)}. During fit() they use batch statistics and "
                     "overwrite their moving mean/variance; set `trainable = False` on the "
                     "BatchNormalization layers to keep them in inference mode.",
@@ -399,11 +403,11 @@ class Analysis:
             out.append(
                 self._finding(
                     "KL012",
-                    f"{len(under)} layers are trainable under `{sub.layer.name}`, whose "
-                    f"trainable is False ({names}): the outer model trains their {trained} "
+                    f"{_count(len(under), 'layer')} {'is' if len(under) == 1 else 'are'} trainable under `{sub.layer.name}`, whose "
+                    f"trainable is False ({names}): the outer model trains {'its' if len(under) == 1 else 'their'} {trained} "
                     f"weights while `{sub.layer.name}.trainable_weights` reports "
                     f"{len(sub.layer.trainable_weights)}, a .keras reload sets "
-                    f"`{sub.layer.name}.trainable` back to True, and Keras 2 would not train them. "
+                    f"`{sub.layer.name}.trainable` back to True, and Keras 2 would not train {'it' if len(under) == 1 else 'them'}. "
                     f"Prefer `{sub.layer.name}.trainable = True`, then freeze the layers to keep.",
                     first.site if first else None,
                     {
@@ -454,7 +458,7 @@ class Analysis:
                 out.append(
                     self._finding(
                         "KL004",
-                        f"{' and '.join(described)} has no weights: setting trainable = False "
+                        f"{' and '.join(described)} {'has' if len(nodes) == 1 else 'have'} no weights: setting trainable = False "
                         f"on it freezes nothing, and every layer of `{node.layer.name}` still "
                         "trains. Freeze the layer you meant (e.g. layers[1], or one looked up by name).",
                         site,

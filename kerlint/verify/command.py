@@ -203,6 +203,7 @@ def _codes(values: tuple[str, ...]) -> set[str]:
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
     help=f"Seconds each target may take [default: {DEFAULT_TIMEOUT:g}].",
 )
 @click.option(
@@ -226,6 +227,7 @@ def _codes(values: tuple[str, ...]) -> set[str]:
 @click.option(
     "--max-depth",
     type=click.IntRange(min=0),
+    metavar="N",
     help="Show nested models only this deep in the layer table.",
 )
 @click.option(

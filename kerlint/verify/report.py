@@ -30,9 +30,15 @@ class TargetResult:
     drift: list[str] = field(default_factory=list)
 
     @property
+    def graph_failed(self) -> bool:
+        report = self.outcome.report
+        return bool(report and report.get("graph") and report["graph"]["error"])
+
+    @property
     def status(self) -> str:
-        """error: not built; failed: a finding, an unmet expectation or drift; else ok."""
-        if self.outcome.error is not None:
+        """error: not built (or the asked-for graph not drawn); failed: a finding, an unmet
+        expectation or drift; else ok."""
+        if self.outcome.error is not None or self.graph_failed:
             return "error"
         if (
             self.diagnostics
@@ -195,9 +201,6 @@ def render_target_text(
 
 
 def summary(results: list[TargetResult]) -> str:
-    counts = {"ok": 0, "failed": 0, "error": 0}
-    for r in results:
-        counts[r.status] += 1
     findings = sum(len(r.diagnostics) for r in results)
     unmet = sum(1 for r in results for e in r.expectations if not e.ok)
     drifted = sum(1 for r in results if r.snapshot in ("drift", "missing"))
@@ -208,9 +211,13 @@ def summary(results: list[TargetResult]) -> str:
         parts.append(f"{unmet} unmet expectation{'s' if unmet != 1 else ''}")
     if drifted:
         parts.append(f"{drifted} with snapshot drift")
-    if counts["error"]:
-        parts.append(f"{counts['error']} could not be built")
-    if not (findings or unmet or drifted or counts["error"]):
+    not_built = sum(1 for r in results if r.outcome.error is not None)
+    no_graph = sum(1 for r in results if r.graph_failed)
+    if not_built:
+        parts.append(f"{not_built} could not be built")
+    if no_graph:
+        parts.append(f"{no_graph} graph{'s' if no_graph != 1 else ''} not drawn")
+    if not (findings or unmet or drifted or not_built or no_graph):
         parts.append("all good")
     return parts[0] + ": " + ", ".join(parts[1:])
 

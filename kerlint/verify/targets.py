@@ -10,12 +10,15 @@ The configuration table (paths are relative to the file that holds it):
     weights = "none"                  # or "keep": load pretrained weights (needs network)
     snapshot = "kerlint-verify.json"  # the lock file; --snapshot overrides it
     ignore = ["KL012"]                # runtime checks not to report
-    targets = [
-      "models.py:build_small",
-      { target = "models.py:build", kwargs = { num_classes = 10 }, expect = {
-          trainable_weights = 4, frozen = ["resnet50*"], trainable = ["head*"] } },
-      { target = "exported/model.keras", name = "exported" },
-    ]
+
+    [[tool.kerlint.verify.targets]]
+    target = "models.py:build"        # or "package.module:build", or "exported/model.keras"
+    name = "resnet-head"              # its label in reports and the snapshot (optional)
+    kwargs = { num_classes = 10 }
+    expect = { trainable_weights = 4, frozen = ["resnet50*"], trainable = ["head*"] }
+
+`targets` can also be written inline, `targets = ["models.py:small", { target = ... }]`,
+each inline table on one line (TOML does not allow line breaks inside them).
 """
 
 from __future__ import annotations

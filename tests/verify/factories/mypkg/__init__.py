@@ -1,0 +1,1 @@
+"""A package target: `mypkg.nets:build` imports its sibling module relatively."""
