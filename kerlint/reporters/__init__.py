@@ -34,7 +34,10 @@ class ReportContext:
             return None
         lines = self._lines.get(filename)
         if lines is None:
-            lines = self._lines[filename] = _LINE_BREAK.split(text)
+            lines = _LINE_BREAK.split(text)
+            if len(lines) > 1 and lines[-1] == "":  # the final line break ends a line
+                lines.pop()
+            self._lines[filename] = lines
         if cell is None:
             return lines
         span = self.cells.get(filename, {}).get(cell)

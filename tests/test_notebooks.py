@@ -1,0 +1,151 @@
+"""Jupyter notebooks: found by default, reported by cell, fixed in place without collateral.
+
+`tests/data/notebooks/finetune.ipynb` is written as Jupyter writes (1-space indent, sorted
+keys, a final newline) with magics, a `%%time` cell, outputs, cell metadata and non-ASCII
+text; `broken.ipynb` is the same file cut short.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kerlint.notebook import _Scanner, detect_indent, magic_rows, write_back
+
+NOTEBOOKS = Path(__file__).parent / "data" / "notebooks"
+FINETUNE = (NOTEBOOKS / "finetune.ipynb").read_bytes()
+
+
+def _without_sources(notebook: dict) -> dict:
+    copy = json.loads(json.dumps(notebook))
+    for cell in copy["cells"]:
+        cell.pop("source", None)
+    return copy
+
+
+def _changed_lines(before: str, after: str) -> tuple[list[str], list[str]]:
+    import difflib
+
+    removed, added = [], []
+    for line in difflib.ndiff(before.splitlines(), after.splitlines()):
+        if line.startswith("- "):
+            removed.append(line[2:])
+        elif line.startswith("+ "):
+            added.append(line[2:])
+    return removed, added
+
+
+def test_a_folder_walk_finds_notebooks_and_reports_by_cell(project: Path, run_cli) -> None:
+    (project / "nb").mkdir()
+    (project / "nb" / "finetune.ipynb").write_bytes(FINETUNE)
+    result = run_cli("check", "--isolated", ".")
+    assert result.exit_code == 1
+    assert "nb/finetune.ipynb:cell 3:2:1: KL008 [*]" in result.output
+    data = json.loads(run_cli("check", "--isolated", "--output-format", "json", ".").output)
+    assert [(d["code"], d["cell"], d["location"]["row"]) for d in data] == [("KL008", 3, 2)]
+
+
+def test_a_broken_notebook_is_kl000_and_the_run_goes_on(project: Path, run_cli) -> None:
+    (project / "broken.ipynb").write_bytes((NOTEBOOKS / "broken.ipynb").read_bytes())
+    (project / "good.ipynb").write_bytes(FINETUNE)
+    result = run_cli("check", "--isolated", ".")
+    assert "broken.ipynb:1:1: KL000 notebook is not valid JSON" in result.output
+    assert "good.ipynb:cell 3:2:1: KL008" in result.output
+
+
+def test_a_notebook_of_another_language_is_skipped(project: Path, run_cli) -> None:
+    notebook = json.loads(FINETUNE)
+    notebook["metadata"]["language_info"]["name"] = "R"
+    (project / "r.ipynb").write_text(json.dumps(notebook), encoding="utf-8")
+    assert run_cli("check", "--isolated", ".").exit_code == 0
+
+
+@pytest.mark.parametrize("indent", [1, 2, None])
+@pytest.mark.parametrize("final_newline", [True, False])
+def test_fix_changes_only_the_fixed_source_lines(
+    project: Path, run_cli, indent: int | None, final_newline: bool
+) -> None:
+    notebook = json.loads(FINETUNE)
+    text = json.dumps(notebook, indent=indent, sort_keys=True, ensure_ascii=False)
+    text += "\n" if final_newline else ""
+    target = project / "finetune.ipynb"
+    target.write_text(text, encoding="utf-8")
+    result = run_cli("check", "--isolated", "--fix", "--unsafe-fixes", "finetune.ipynb")
+    assert result.exit_code == 0, result.output
+    assert "Fixed 2 errors." in result.output
+    after = target.read_text(encoding="utf-8")
+    fixed = json.loads(after)
+    assert _without_sources(fixed) == _without_sources(notebook)  # outputs, metadata, counts
+    assert list(fixed) == list(notebook)  # key order
+    assert after.endswith("\n") == final_newline
+    if indent is not None:
+        assert detect_indent(after) == indent
+        removed, added = _changed_lines(text, after)
+        pad = " " * (indent * 4)
+        assert removed == [pad + '"base.trainable = \\"False\\"  # KL008\\n",']
+        assert added == [
+            pad + '"base.trainable = False  # KL008\\n",',
+            pad + '"for layer in base.layers:\\n",',
+            pad + '"    if isinstance(layer, keras.layers.BatchNormalization):\\n",',
+            pad + '"        layer.trainable = False\\n",',
+        ]
+    sources = ["".join(cell["source"]) for cell in fixed["cells"]]
+    assert sources[1].startswith("%matplotlib inline\n!pip install keras\n")  # magics kept
+    assert sources[2].startswith("%%time\n")
+    assert sources[5].endswith("model.fit(x, y)\nmodel.evaluate?")  # no final newline added
+    again = run_cli("check", "--isolated", "--fix", "--unsafe-fixes", "finetune.ipynb")
+    assert again.exit_code == 0 and "Fixed" not in again.output
+    assert target.read_text(encoding="utf-8") == after
+
+
+def test_diff_shows_notebook_changes_by_cell(project: Path, run_cli) -> None:
+    (project / "finetune.ipynb").write_bytes(FINETUNE)
+    result = run_cli("check", "--isolated", "--diff", "finetune.ipynb")
+    assert result.exit_code == 1
+    assert result.stdout.startswith("--- finetune.ipynb:cell 3\n+++ finetune.ipynb:cell 3\n")
+    assert (project / "finetune.ipynb").read_bytes() == FINETUNE
+
+
+def test_a_fix_never_touches_a_magic_line() -> None:
+    cell = "%time base.trainable = 'False'\nbase.trainable = 'False'\n!ls"
+    assert magic_rows(cell) == {1, 3}
+    from kerlint.diagnostics import Edit, Fix, Location
+    from kerlint.fixes import _fix_cell
+
+    fixes = [
+        Fix("f", (Edit("False", Location(1, 22), Location(1, 29)),)),
+        Fix("f", (Edit("False", Location(2, 18), Location(2, 25)),)),
+    ]
+    fixed, applied = _fix_cell(cell, fixes)
+    assert applied == [1]
+    assert fixed == "%time base.trainable = 'False'\nbase.trainable = False\n!ls"
+
+
+def test_write_back_keeps_a_string_source_and_escapes() -> None:
+    raw = (
+        b'{"cells": [{"cell_type": "code", "source": "a = \\u00e9\\nb = 1", "outputs": []}],'
+        b' "metadata": {"x": 1.50}, "nbformat": 4}'
+    )
+    new = write_back(raw, {0: "a = \u00e9\nb = 2"})
+    assert new == raw.replace(b"b = 1", b"b = 2")
+
+
+def test_write_back_keeps_unchanged_lines_byte_for_byte() -> None:
+    raw = b'{\n "cells": [\n  {\n   "source": [\n    "caf\\u00e9 = 1\\n",\n    "x = 2"\n   ]\n  }\n ]\n}\n'
+    new = write_back(raw, {0: "caf\u00e9 = 1\nx = 3\ny = 4\n"})
+    assert new == (
+        b'{\n "cells": [\n  {\n   "source": [\n    "caf\\u00e9 = 1\\n",\n'
+        b'    "x = 3\\n",\n    "y = 4\\n"\n   ]\n  }\n ]\n}\n'
+    )
+
+
+def test_the_scanner_finds_every_value() -> None:
+    text = FINETUNE.decode("utf-8")
+    root = _Scanner(text).value(0)
+    cells = root.members["cells"].items
+    assert len(cells) == len(json.loads(text)["cells"])
+    for node, cell in zip(cells, json.loads(text)["cells"], strict=True):
+        source = node.members["source"]
+        assert json.loads(text[source.start : source.end]) == cell["source"]
