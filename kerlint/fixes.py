@@ -24,7 +24,7 @@ from pathlib import Path
 import libcst as cst
 
 from kerlint.diagnostics import Diagnostic, Fix, Location
-from kerlint.engine import FileResult, check_source
+from kerlint.engine import FileResult, check_file, check_source
 from kerlint.notebook import NotebookError, cell_text, magic_rows, write_back
 from kerlint.source import Source, SourceError, read_source
 
@@ -234,9 +234,14 @@ def fix_file(
 
     `data`: the bytes the file was read from (stdin); otherwise the file is read again.
     """
-    source = result.source
-    if source is None or not any(applicable(d, unsafe) for d in result.diagnostics):
+    if not any(applicable(d, unsafe) for d in result.diagnostics):
         return None
+    if result.source is None:  # e.g. a result from a cache: read and check it again
+        display = result.diagnostics[0].filename
+        result = check_file(result.path, codes, display=display, data=data)
+        if result.source is None or not any(applicable(d, unsafe) for d in result.diagnostics):
+            return None
+    source = result.source
     if data is None:
         try:
             data = source.path.read_bytes()

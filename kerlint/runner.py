@@ -6,6 +6,7 @@ returns the exit code (0 nothing found, 1 diagnostics found).
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,8 @@ from kerlint.engine import FileResult, check_file
 from kerlint.fixes import FixOutcome, fix_file, write_outcome
 from kerlint.reporters import ReportContext, render
 from kerlint.reporters.text import statistics as render_statistics
+from kerlint.rules import PARSE_ERROR
+from kerlint.source import SourceError, read_source
 
 
 @dataclass
@@ -183,6 +186,12 @@ def _write_fixes(outcomes: list[FixOutcome], stdin_data: bytes | None) -> int:
 
 def _report_context(request: CheckRequest, result: RunResult, fixed: int) -> ReportContext:
     sources = [f.source for f in result.files if f.source is not None]
+    # Results without their text (from a cache) are read again when they have something to
+    # show: `full` excerpts and the fingerprints of baselines and GitLab need the lines.
+    for f in result.files:
+        if f.source is None and any(d.code != PARSE_ERROR for d in f.diagnostics):
+            with contextlib.suppress(SourceError):
+                sources.append(read_source(f.path, f.diagnostics[0].filename))
     return ReportContext(
         color=request.color and request.output_file is None,
         files_checked=result.files_checked,

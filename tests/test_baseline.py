@@ -148,3 +148,17 @@ def test_fingerprint_ignores_whitespace_but_not_text() -> None:
     assert fingerprint("KL008", lines, 3) == fingerprint("KL008", same, 2)
     assert fingerprint("KL008", lines, 3).line != fingerprint("KL009", lines, 3).line
     assert fingerprint("KL008", lines, 3) != fingerprint("KL008", ["a = 1", "x = 2"], 2)
+
+
+def test_fingerprints_read_a_file_whose_result_has_no_text(project: Path, monkeypatch) -> None:
+    """A cached result without its source still gets its lines for the baseline."""
+    from kerlint.config import resolve_settings
+    from kerlint.engine import FileResult, check_file
+    from kerlint.runner import CheckRequest, RunResult, _report_context
+
+    path = _write(project, SOURCE)
+    checked = check_file(path, frozenset({"KL008", "KL009"}), display="train.py")
+    result = RunResult(checked.diagnostics, [FileResult(path, checked.diagnostics)])
+    settings = resolve_settings(start=project, isolated=True)
+    context = _report_context(CheckRequest([project], settings), result, 0)
+    assert context.lines_of("train.py") == SOURCE.splitlines()

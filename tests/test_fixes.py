@@ -326,3 +326,12 @@ def test_the_proof_covers_every_fixable_rule() -> None:
             applied.update(outcome.fixed)
     fixable = {rule.code for rule in registry.all_rules() if rule.fix is not None}
     assert fixable <= set(applied), f"never applied: {sorted(fixable - set(applied))}"
+
+
+def test_a_result_without_its_source_is_read_again(tmp_path: Path) -> None:
+    """Results from a cache may come without their text: fixing reads the file again."""
+    path = tmp_path / "safe_mix.py"
+    path.write_text(SAFE_FIXED, encoding="utf-8")
+    checked = check_file(path, ALL)
+    outcome = fix_file(FileResult(path, checked.diagnostics), ALL, unsafe=False)
+    assert outcome is not None and outcome.changed and outcome.count == 6
