@@ -1,0 +1,177 @@
+"""The rule pages in `rules/` are well formed, and each page's proof holds against real Keras.
+
+Every `rules/KL*.md` page follows one skeleton (the headings below, in order) and ends with a
+`## Proof`: a short program that asserts, with Keras, the behaviour its rule rests on. Its
+first line names the backend it needs:
+
+    # kerlint-proof: backend=numpy     (no training: numpy cannot fit)
+    # kerlint-proof: backend=torch     (fit / train_on_batch)
+
+Each proof runs in its own interpreter with `KERAS_BACKEND` set, so the backend of the pytest
+process (and of the other tests) never matters. The Bad / Good examples are checked against
+the linter elsewhere; this file does not run them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
+PAGES = sorted(RULES_DIR.glob("KL*.md"))
+
+HEADINGS = [
+    "## What it flags",
+    "## Why it is wrong",
+    "## When it applies",
+    "## When it does not apply",
+    "## How to fix",
+    "## Bad example",
+    "## Good example",
+    "## Proof",
+    "## Summary",
+]
+META_KEYS = ("Default", "Fix", "Reported at")
+TITLE_RE = re.compile(r"^# (KL\d{3}): ([a-z0-9]+(?:-[a-z0-9]+)*)$")
+PROOF_HEADER_RE = re.compile(r"^# kerlint-proof: backend=(\w+)\s*$")
+PROOF_TIMEOUT_S = 120
+
+# What a proof needs importable for its backend. The numpy backend of Keras imports scipy and
+# jax (RESULTS.md, experiment 11).
+BACKEND_NEEDS = {
+    "numpy": ("keras", "numpy", "scipy", "jax"),
+    "torch": ("keras", "numpy", "torch"),
+}
+
+
+def _split(text: str) -> tuple[list[str], dict[str, str]]:
+    """The page's level-1/2 headings in order and the body under each `## ` heading.
+
+    Lines inside fenced code blocks are never headings (a `# comment` in a Python example
+    is not a title).
+    """
+    headings: list[str] = []
+    bodies: dict[str, list[str]] = {}
+    current: str | None = None
+    fence: str | None = None
+    for line in text.splitlines():
+        stripped = line.strip()
+        if fence is None and stripped.startswith(("```", "~~~")):
+            fence = stripped[:3]
+        elif fence is not None and stripped.startswith(fence):
+            fence = None
+        elif fence is None and (line.startswith("# ") or line.startswith("## ")):
+            headings.append(line.rstrip())
+            if line.startswith("## "):
+                current = line.rstrip()
+                bodies[current] = []
+                continue
+        if current is not None:
+            bodies[current].append(line)
+    return headings, {k: "\n".join(v) for k, v in bodies.items()}
+
+
+def _code_blocks(body: str) -> list[tuple[str, str]]:
+    """(info string, code) for every fenced block in a section body."""
+    return [
+        (m.group(1).strip(), m.group(2))
+        for m in re.finditer(r"^```([^\n`]*)\n(.*?)^```[ \t]*$", body, re.S | re.M)
+    ]
+
+
+def _proof(page: Path) -> tuple[str, str]:
+    """(backend, code) of the page's proof."""
+    _, sections = _split(page.read_text(encoding="utf-8"))
+    blocks = _code_blocks(sections.get("## Proof", ""))
+    assert len(blocks) == 1, f"{page.name}: `## Proof` must hold exactly one code block"
+    info, code = blocks[0]
+    assert info == "python", f"{page.name}: the proof block must be ```python, got {info!r}"
+    first = code.splitlines()[0] if code.strip() else ""
+    m = PROOF_HEADER_RE.match(first)
+    assert m, f"{page.name}: the proof's first line must be `# kerlint-proof: backend=...`"
+    backend = m.group(1)
+    assert backend in BACKEND_NEEDS, f"{page.name}: unknown proof backend {backend!r}"
+    return backend, code
+
+
+def _require(module: str) -> None:
+    # Like pytest.importorskip, but without importing: importing keras here would pick the
+    # backend of ~/.keras/keras.json for the whole pytest process (and, when that backend is
+    # not installed, raise ImportError and skip every proof for the wrong reason).
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(f"{module} is not installed")
+
+
+def test_there_are_pages():
+    assert PAGES, f"no rule pages found in {RULES_DIR}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.stem for p in PAGES])
+def test_page_structure(page: Path):
+    text = page.read_text(encoding="utf-8")
+    headings, sections = _split(text)
+
+    assert headings and TITLE_RE.match(headings[0]), (
+        f"{page.name}: the first heading must be `# KLnnn: name`, got {headings[:1]}"
+    )
+    code, name = TITLE_RE.match(headings[0]).groups()
+    assert page.stem == f"{code}-{name}", f"{page.name}: title says `{code}: {name}`"
+
+    assert headings[1:] == HEADINGS, (
+        f"{page.name}: headings must be exactly, in order:\n  "
+        + "\n  ".join(HEADINGS)
+        + "\ngot:\n  "
+        + "\n  ".join(headings[1:])
+    )
+
+    preamble = text.split("\n## ", 1)[0]
+    assert re.search(r"^> \S", preamble, re.M), f"{page.name}: missing the `> summary` line"
+    for key in META_KEYS:
+        assert re.search(rf"^\| {re.escape(key)} \| .+\|\s*$", preamble, re.M), (
+            f"{page.name}: the table under the title has no `{key}` row"
+        )
+
+    for heading in ("## Bad example", "## Good example"):
+        blocks = _code_blocks(sections[heading])
+        assert len(blocks) == 1 and blocks[0][0] == "python", (
+            f"{page.name}: `{heading}` must hold exactly one ```python block"
+        )
+    bad = _code_blocks(sections["## Bad example"])[0][1]
+    good = _code_blocks(sections["## Good example"])[0][1]
+    assert f"# error: {code}" in bad, f"{page.name}: the bad example marks no `# error: {code}`"
+    assert "# error:" not in good, f"{page.name}: the good example must mark no error"
+
+    _proof(page)
+
+
+@pytest.mark.keras
+@pytest.mark.parametrize("page", PAGES, ids=[p.stem for p in PAGES])
+def test_proof_passes(page: Path, tmp_path: Path):
+    backend, code = _proof(page)
+    for module in BACKEND_NEEDS[backend]:
+        _require(module)
+
+    script = tmp_path / f"{page.stem}_proof.py"
+    script.write_text(code, encoding="utf-8")
+    env = dict(os.environ, KERAS_BACKEND=backend, PYTHONDONTWRITEBYTECODE="1")
+    try:
+        proc = subprocess.run(
+            [sys.executable, str(script)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=PROOF_TIMEOUT_S,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{page.name}: proof (backend={backend}) ran over {PROOF_TIMEOUT_S} s")
+    assert proc.returncode == 0, (
+        f"{page.name}: proof (backend={backend}) exited {proc.returncode}\n"
+        f"--- stdout ---\n{proc.stdout[-3000:]}\n--- stderr ---\n{proc.stderr[-6000:]}"
+    )
