@@ -385,12 +385,27 @@ def test_confirm_diagnostics_builds_each_function_once(
 
 
 @pytest.mark.slow
-def test_backend_option_reaches_the_child(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_torch_backend_and_weights_keep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib.util
 
     if importlib.util.find_spec("torch") is None:
         pytest.skip("torch is not installed")
     use_numpy(tmp_path, monkeypatch)
-    code, doc = run_json(factory("tiny"), "--backend", "torch")
-    assert (code, doc["backend"], doc["backend_source"]) == (0, "torch", "--backend")
-    assert doc["targets"][0]["totals"]["trainable_weights"] == 4
+    code, doc = run_json(
+        factory("frozen_input_layer"),
+        factory("applications_untouched"),
+        "--backend",
+        "torch",
+        "--weights",
+        "keep",
+    )
+    assert (code, doc["backend"], doc["backend_source"], doc["weights"]) == (
+        1,
+        "torch",
+        "--backend",
+        "keep",
+    )
+    frozen, untouched = doc["targets"]
+    # torch layers reach the `trainable` setter through torch.nn.Module.__setattr__ too.
+    assert codes(frozen) == [("KL004", line_of("model.layers[0].trainable = False  # KL004"))]
+    assert untouched["status"] == "ok", untouched["error"]
