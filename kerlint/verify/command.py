@@ -7,6 +7,7 @@ keras is missing, or the command line or configuration is wrong.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import click
 from kerlint.verify import expectations as exp
 from kerlint.verify import snapshot as snap
 from kerlint.verify.report import (
+    JSON_VERSION,
     TargetResult,
     diagnostics_from,
     exit_code,
@@ -268,7 +270,7 @@ def verify(
     expectation or snapshot drift; 2: a target could not be built, or a usage error.
     """
     cwd = Path.cwd()
-    config = load_config(config_path if config_path else cwd)
+    config = load_config(cwd, file=config_path)
     selected = select_targets(targets, parse_kwargs(kwargs_json), config, cwd)
 
     cli_expect = exp.Expectations(frozen=list(frozen), trainable=list(trainable))
@@ -352,9 +354,17 @@ def verify(
                     if chosen
                     else " (no backend is configured, so keras uses tensorflow)"
                 )
-            click.echo(f"kerlint verify: error: {error}{chosen_by}", err=True)
-            if error.detail:
-                click.echo(error.detail, err=True)
+            message = f"{error}{chosen_by}"
+            if text:
+                click.echo(f"kerlint verify: error: {message}", err=True)
+                if error.detail:
+                    click.echo(error.detail, err=True)
+            else:
+                click.echo(
+                    json.dumps(
+                        {"kerlint_verify": JSON_VERSION, "error": message, "exit_code": 2}, indent=2
+                    )
+                )
             ctx.exit(2)
 
     ordered = [results[i] for i in range(len(selected))]

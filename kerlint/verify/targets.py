@@ -207,9 +207,23 @@ def _own_find_table(start: Path) -> tuple[Path | None, dict[str, Any]]:  # pragm
     return None, {}
 
 
-def load_config(start: Path) -> VerifyConfig:
-    """Read and validate `[tool.kerlint.verify]` from the config nearest to `start`."""
-    path, table = _load_raw(start)
+def _load_file(path: Path) -> tuple[Path, dict[str, Any]]:
+    """The raw `[tool.kerlint]` table of the one file given with `--config`."""
+    try:
+        from kerlint.config import load_table
+    except ImportError:  # pragma: no cover - only while kerlint.config is missing
+        found, table = _own_find_table(path.parent)
+        return path, table if found == path else {}
+    try:
+        return path, load_table(path)
+    except Exception as exc:  # kerlint.config.ConfigError: a bad file
+        raise VerifyConfigError(str(exc)) from exc
+
+
+def load_config(start: Path, *, file: Path | None = None) -> VerifyConfig:
+    """Read and validate `[tool.kerlint.verify]`: from `file` when given, else from the
+    config nearest to `start`."""
+    path, table = _load_file(file) if file is not None else _load_raw(start)
     raw = table.get("verify", {}) if isinstance(table, dict) else {}
     where = f"{path}: [tool.kerlint.verify]" if path else "[tool.kerlint.verify]"
     if not isinstance(raw, dict):

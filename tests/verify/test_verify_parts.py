@@ -488,3 +488,22 @@ def test_missing_keras_gives_a_one_line_hint(
     assert result.exit_code == 2
     assert "keras cannot import its torch backend (no module named 'torch'" in result.output
     assert "(backend torch from --backend)" in result.output
+    result = run_verify("m.py:build", "--backend", "torch", "--format", "json")
+    document = json.loads(result.output)
+    assert result.exit_code == 2 and document["exit_code"] == 2
+    assert "keras cannot import its torch backend" in document["error"]
+
+
+def test_config_file_option_reads_that_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pyproject.toml").write_text('[tool.kerlint.verify]\ntargets = ["here.py:f"]\n')
+    (tmp_path / "ci").mkdir()
+    (tmp_path / "ci" / "verify.toml").write_text(
+        '[tool.kerlint.verify]\ntargets = ["there.py:f"]\n'
+    )
+    result = run_verify("--config", "ci/verify.toml")
+    assert result.exit_code == 2
+    assert f"there.py:f: error: no such file: {tmp_path / 'ci' / 'there.py'}" in result.output
+    assert "here.py:f" not in result.output.replace("there.py:f", "")
