@@ -487,21 +487,35 @@ class Analysis:
             baseline = starts[0] if starts else compiled
             if baseline.trainable_ids is None:
                 continue
-            subtree = _all_layers(node.layer)
-            changed_at = None
-            later = None
-            for s in starts[1:]:
-                if s.trainable_ids is not None and s.trainable_ids != baseline.trainable_ids:
-                    later = s
-                    changed_at = self.first_assignment(subtree, baseline.seq, s.seq)
-                    break
-            now_ids = frozenset(id(v) for v in node.layer.trainable_weights)
-            if later is None and now_ids == baseline.trainable_ids:
+            later = next(
+                (
+                    s
+                    for s in starts[1:]
+                    if s.trainable_ids is not None and s.trainable_ids != baseline.trainable_ids
+                ),
+                None,
+            )
+            if later is None and starts and node is not self.tree:
+                # A trained sub-model left in another state (a GAN's discriminator frozen
+                # after its own train_on_batch) is fine if the code toggles it back before
+                # training it again, which only the static rule can see.
                 continue
-            if later is None:
-                changed_at = self.first_assignment(subtree, baseline.seq, math.inf)
+            now_ids = frozenset(id(v) for v in node.layer.trainable_weights)
             after_ids = later.trainable_ids if later is not None else now_ids
             assert after_ids is not None
+            if after_ids == baseline.trainable_ids:
+                continue
+            changed = after_ids ^ baseline.trainable_ids
+            # The assignment to blame: the first one after the baseline on a layer that owns
+            # a weight whose state changed (the layer itself or an ancestor, like `base`).
+            owners = [
+                layer
+                for layer in _all_layers(node.layer)
+                if any(id(w) in changed for w in layer.weights)
+            ]
+            changed_at = self.first_assignment(
+                owners, baseline.seq, later.seq if later is not None else math.inf
+            )
             gained = len(after_ids - baseline.trainable_ids)
             lost = len(baseline.trainable_ids - after_ids)
             name = node.layer.name

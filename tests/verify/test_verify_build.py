@@ -137,8 +137,10 @@ def test_runtime_checks_point_at_the_line_and_confirm_the_rule(
         "child_under_frozen_base",
         "compiled_then_frozen",
         "trained_then_unfrozen",
+        "fit_freeze_fit",
         "recompiled_after_change",
         "keras2_gan",
+        "keras3_gan",
         "resnet50_frozen",
         "not_a_model",
     ]
@@ -187,7 +189,12 @@ def test_runtime_checks_point_at_the_line_and_confirm_the_rule(
         ("KL001", line_of('get_layer("body").trainable = True  # KL001'))
     ]
     assert [c["kind"] for c in t["trained_then_unfrozen"]["calls"]] == ["compile", "fit"]
+    assert codes(t["fit_freeze_fit"]) == [
+        ("KL001", line_of("trainable = False  # KL001 fit again"))
+    ]
+    assert "is trained again by fit() with 2" in t["fit_freeze_fit"]["diagnostics"][0]["message"]
     assert codes(t["recompiled_after_change"]) == []
+    assert codes(t["keras3_gan"]) == []
     assert codes(t["keras2_gan"]) == [
         ("KL002", line_of("disc.train_on_batch([[0.0] * 4], [[1.0]])  # KL002"))
     ]

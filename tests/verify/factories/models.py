@@ -121,6 +121,17 @@ def trained_then_unfrozen():
     return model
 
 
+def fit_freeze_fit():
+    model = clean()
+    model.compile(optimizer="adam", loss="mse")
+    model.fit([[0.0] * 8], [[0.0, 0.0]], verbose=0)
+    model.get_layer("body").trainable = True  # a no-op: not the line to blame
+    model.get_layer("head").trainable = False  # KL001 fit again
+    model.fit([[0.0] * 8], [[0.0, 0.0]], verbose=0)
+    model.get_layer("head").trainable = True
+    return model
+
+
 def recompiled_after_change():
     model = clean()
     model.compile(optimizer="adam", loss="mse")
@@ -139,6 +150,23 @@ def keras2_gan():
     gan.compile(optimizer="adam", loss="mse")
     disc.train_on_batch([[0.0] * 4], [[1.0]])  # KL002
     gan.train_on_batch([[0.0] * 2], [[1.0]])
+    return gan
+
+
+def keras3_gan():
+    # The working Keras 3 pattern: toggle the flag around each model's own training call.
+    disc = keras.Sequential([keras.Input((4,)), layers.Dense(1, name="d")], name="disc")
+    disc.compile(optimizer="adam", loss="mse")
+    gen = keras.Sequential([keras.Input((2,)), layers.Dense(4, name="g")], name="gen")
+    z = keras.Input((2,))
+    gan = keras.Model(z, disc(gen(z)), name="gan")
+    disc.trainable = False
+    gan.compile(optimizer="adam", loss="mse")
+    for _ in range(2):
+        disc.trainable = True
+        disc.train_on_batch([[0.0] * 4], [[1.0]])
+        disc.trainable = False
+        gan.train_on_batch([[0.0] * 2], [[1.0]])
     return gan
 
 
