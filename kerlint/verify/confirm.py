@@ -103,12 +103,14 @@ def confirm_diagnostics(
             except (OSError, UnicodeDecodeError):
                 sources[d.filename] = None
         source = sources[d.filename]
-        factory = None
-        if source is not None:
-            try:
-                factory = enclosing_function(source, d.location.row)
-            except SyntaxError:
-                factory = None
+        if source is None:
+            verifications[i] = _verification("error", None, f"cannot read {d.filename}")
+            continue
+        try:
+            factory = enclosing_function(source, d.location.row)
+        except SyntaxError:
+            verifications[i] = _verification("error", None, f"{d.filename} does not parse")
+            continue
         if factory is None:
             verifications[i] = _verification(
                 "error", None, "not inside a module-level function, so there is nothing to build"

@@ -423,14 +423,12 @@ def test_confirm_without_a_buildable_function_needs_no_child(
         Diagnostic("KL004", "x", "m.py", at(12, 5), at(12, 9)),
         Diagnostic("KL003", "x", "nb.ipynb", at(1, 1), at(1, 2), cell=2),
         Diagnostic("KL008", "x", "m.py", at(8, 5), at(8, 9)),
+        Diagnostic("KL012", "x", "gone.py", at(8, 5), at(8, 9)),
     ]
     out = confirm_diagnostics(diagnostics, timeout=5, backend="numpy")
-    assert [d.verification and d.verification["status"] for d in out] == [
-        "error",
-        "error",
-        "error",
-        None,
-    ]
+    statuses = [d.verification and d.verification["status"] for d in out]
+    assert statuses == ["error", "error", "error", None, "error"]
+    assert out[4].verification["detail"] == "cannot read gone.py"
     assert "not inside a module-level function" in out[0].verification["detail"]
     assert out[1].verification["detail"] == "needs() needs arguments, so it was not built"
     assert out[1].verification["target"] == "m.py:needs"
