@@ -34,7 +34,11 @@ from kerlint.facts.model import (
 Values = tuple[Value, ...]
 Env = dict[str, Values]
 NOTHING: Values = ()
-MAX_INLINE_DEPTH = 6
+MAX_INLINE_DEPTH = 4
+# Statements interpreted per file, and times one function is spliced in, before calls are
+# treated as unknown (which only ever silences rules): large library files stay cheap.
+WORK_BUDGET = 20_000
+MAX_INLINES_PER_FUNCTION = 24
 
 # Builtins and helpers that never change a model's trainable state or compile it.
 BENIGN_CALLS = {
@@ -156,6 +160,8 @@ class Builder:
         self.loop_vars: list[Obj] = []
         self.in_callback = False
         self.current_statement: cst.CSTNode | None = None
+        self.work = 0
+        self.inline_counts: dict[int, int] = {}
 
     # ------------------------------------------------------------------ driving
     def run(self) -> None:
@@ -271,6 +277,7 @@ class Builder:
         return env
 
     def exec_statement(self, node: cst.CSTNode, env: Env) -> Env:
+        self.work += 1
         if isinstance(node, cst.SimpleStatementLine):
             for small in node.body:
                 self.current_statement = node
@@ -1098,9 +1105,17 @@ class Builder:
         self, function: Function, positional, keywords, env, self_value=None, bind_unknown=False
     ) -> Values:
         node = function.node
-        if node in self.stack or len(self.stack) >= MAX_INLINE_DEPTH:
+        count = self.inline_counts.get(id(node), 0)
+        if (
+            node in self.stack
+            or len(self.stack) >= MAX_INLINE_DEPTH
+            or self.work > WORK_BUDGET
+            or count >= MAX_INLINES_PER_FUNCTION
+        ):
             self._havoc_values([*positional, *keywords.values()], node)
+            self.inlined.add(node)
             return NOTHING
+        self.inline_counts[id(node)] = count + 1
         self.inlined.add(node)
         params = _all_params(node.params)
         local: Env = {}
@@ -1179,7 +1194,7 @@ def _dotted(node) -> str | None:
 
 
 def _class_base(canonical: str) -> str:
-    if canonical in ("keras.Model", "keras.models.Model", "keras.Sequential"):
+    if canonical in ("keras.Model", "keras.models.Model", "keras.Sequential", "keras.trainers.Trainer"):
         return "keras.Model"
     if canonical.startswith("keras.callbacks."):
         return canonical

@@ -104,6 +104,13 @@ class Class:
 
     @property
     def keras_base(self) -> str | None:
+        """The most telling Keras base: a model, then a layer, then a callback."""
+        for wanted in ("keras.Model", "keras.layers.Layer"):
+            if wanted in self.bases:
+                return wanted
+        for base in self.bases:
+            if base.startswith("keras.callbacks."):
+                return base
         return self.bases[0] if self.bases else None
 
 

@@ -94,8 +94,10 @@ def _shorten(name: str) -> str:
             return f"keras.optimizers.{leaf}"
         if parts[2] == "callbacks":
             return f"keras.callbacks.{leaf}"
-        if parts[2] in ("layers", "engine") or leaf[:1].isupper():
+        if parts[2] in ("layers", "engine"):
             return f"keras.layers.{leaf}"
+        if leaf[:1].isupper():
+            return f"keras.{parts[2]}.{leaf}"
         return "keras." + ".".join(parts[2:])
     if len(parts) == 3 and parts[1] == "models" and parts[2] in ("Sequential", "Model"):
         return f"keras.{parts[2]}"

@@ -54,13 +54,19 @@ class Rule:
     check: CheckFn = field(repr=False)
     requires: Sequence[str] = ()
     requires_pattern: re.Pattern[str] | None = None
+    # A sharper test than text alone, for rules whose words are common (KL009).
+    prefilter: Callable[[str], bool] | None = None
     default: bool = True
     fix: Applicability | None = None
 
     def may_apply(self, text: str) -> bool:
         """Cheap text test so files that cannot matter are never parsed."""
-        if any(needle in text for needle in self.requires):
-            return True
-        if self.requires_pattern is not None and self.requires_pattern.search(text):
-            return True
-        return not self.requires and self.requires_pattern is None
+        if self.requires and not any(needle in text for needle in self.requires):
+            return False
+        if self.requires_pattern is not None and not self.requires_pattern.search(text):
+            return False
+        return self.prefilter is None or self.prefilter(text)
+
+
+# The text a freeze must contain: an assignment to `.trainable`, or `setattr(...)`.
+TRAINABLE_WRITE = re.compile(r"\.\s*trainable\s*=(?!=)|setattr\s*\(")

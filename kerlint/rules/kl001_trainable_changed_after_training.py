@@ -10,7 +10,7 @@ from kerlint.facts import FileFacts
 from kerlint.facts.model import Event
 from kerlint.fixgen import ancestors, fresh_optimizer, scope_of, simple_reference
 from kerlint.rules._helpers import assigned_target, called_on, method_of
-from kerlint.rules.base import Finding, FixSpec, Replacement, Rule
+from kerlint.rules.base import TRAINABLE_WRITE, Finding, FixSpec, Replacement, Rule
 
 
 def check(facts: FileFacts) -> Iterator[Finding]:
@@ -102,5 +102,6 @@ RULE = Rule(
     summary="`trainable` changed after training started, without a new `compile()`",
     check=check,
     requires=("trainable",),
+    requires_pattern=TRAINABLE_WRITE,
     fix="unsafe",
 )

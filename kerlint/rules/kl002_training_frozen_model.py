@@ -6,12 +6,13 @@ from collections.abc import Iterator
 
 from kerlint.facts import FileFacts
 from kerlint.rules._helpers import called_on, lines, method_of
-from kerlint.rules.base import Finding, Rule
+from kerlint.rules.base import TRAINABLE_WRITE, Finding, Rule
 
 
 def check(facts: FileFacts) -> Iterator[Finding]:
     if facts.analysis.overflow:
         return  # some paths were dropped: "on every path" can no longer be claimed
+    reported: set[tuple[int, frozenset]] = set()
     for train in facts.events("train"):
         model = train.target
         states = facts.states_before(train)
@@ -23,8 +24,12 @@ def check(facts: FileFacts) -> Iterator[Finding]:
             for flag in flags
         ):
             continue
-        name = called_on(facts, train)
         origins = [flag.origin for flag in flags]
+        key = (model.id, frozenset(origins))
+        if key in reported:
+            continue  # one report per freeze: the first training call that meets it
+        reported.add(key)
+        name = called_on(facts, train)
         yield Finding(
             train.node,
             f"`{name}.{method_of(train)}` trains `{name}` while its `trainable` is False (set at "
@@ -41,4 +46,5 @@ RULE = Rule(
     summary="a model is trained while its `trainable` is False",
     check=check,
     requires=("trainable",),
+    requires_pattern=TRAINABLE_WRITE,
 )

@@ -10,7 +10,7 @@ from kerlint.facts import FileFacts
 from kerlint.facts.model import Event, Obj
 from kerlint.fixgen import fresh_name, keras_name, simple_reference
 from kerlint.rules._helpers import assigned_target, called_on, short_class
-from kerlint.rules.base import Finding, FixSpec, Replacement, Rule
+from kerlint.rules.base import TRAINABLE_WRITE, Finding, FixSpec, Replacement, Rule
 
 
 def bn_holders(facts: FileFacts, model: Obj) -> list[Obj]:
@@ -128,5 +128,6 @@ RULE = Rule(
     summary="unfreezing also unfreezes BatchNormalization layers that training then overwrites",
     check=check,
     requires=("trainable",),
+    requires_pattern=TRAINABLE_WRITE,
     fix="unsafe",
 )

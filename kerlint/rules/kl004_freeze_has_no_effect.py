@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from kerlint.facts import FileFacts
 from kerlint.facts.names import WEIGHTLESS_LAYERS
 from kerlint.rules._helpers import assigned_target, short_class
-from kerlint.rules.base import Finding, Rule
+from kerlint.rules.base import TRAINABLE_WRITE, Finding, Rule
 
 
 def check(facts: FileFacts) -> Iterator[Finding]:
@@ -40,4 +40,5 @@ RULE = Rule(
     summary="`trainable = False` on a layer with no weights",
     check=check,
     requires=("trainable",),
+    requires_pattern=TRAINABLE_WRITE,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import libcst as cst
@@ -52,6 +53,7 @@ RULE = Rule(
     name="gradients-over-all-weights",
     summary="gradients or optimizer updates over `.weights` / `.variables`",
     check=check,
-    requires=("weights", "variables"),
+    requires=("gradient", "apply", "minimize"),
+    requires_pattern=re.compile(r"\.\s*(?:weights|variables)\b"),
     fix="safe",
 )

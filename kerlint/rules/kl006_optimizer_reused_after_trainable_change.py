@@ -10,7 +10,7 @@ from kerlint.facts import FileFacts
 from kerlint.facts.model import Event
 from kerlint.fixgen import fresh_optimizer
 from kerlint.rules._helpers import called_on
-from kerlint.rules.base import Finding, FixSpec, Replacement, Rule
+from kerlint.rules.base import TRAINABLE_WRITE, Finding, FixSpec, Replacement, Rule
 
 
 def check(facts: FileFacts) -> Iterator[Finding]:
@@ -81,5 +81,6 @@ RULE = Rule(
     summary="the same optimizer object reused in `compile()` after a trainable change",
     check=check,
     requires=("trainable",),
+    requires_pattern=TRAINABLE_WRITE,
     fix="unsafe",
 )

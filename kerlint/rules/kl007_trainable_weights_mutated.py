@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from kerlint.facts import FileFacts, is_keras
@@ -33,4 +34,8 @@ RULE = Rule(
     summary="in-place change of, or assignment to, `.trainable_weights` and friends",
     check=check,
     requires=("weights", "variables"),
+    requires_pattern=re.compile(
+        r"\.\s*(?:non_)?(?:trainable_)?(?:weights|variables)\s*"
+        r"(?:\.\s*(?:append|extend|insert|remove|pop|clear)\s*\(|\+=|=(?!=)|\[)"
+    ),
 )

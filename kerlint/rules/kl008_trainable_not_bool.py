@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import libcst as cst
@@ -68,5 +69,6 @@ RULE = Rule(
     summary="`trainable` set to a string, a number or None",
     check=check,
     requires=("trainable",),
+    requires_pattern=re.compile(r"\.\s*trainable\s*=(?!=)"),
     fix="safe",
 )

@@ -11,6 +11,7 @@ from kerlint.facts import FileFacts, is_keras
 from kerlint.rules.base import Finding, FixSpec, Replacement, Rule
 
 TARGET = "trainable"
+ATTRIBUTE_WRITE = re.compile(r"\.\s*([A-Za-z]\w{6,10})\s*=(?!=)")
 
 
 def distance(a: str, b: str) -> int:
@@ -59,6 +60,8 @@ RULE = Rule(
     name="trainable-misspelled",
     summary="assignment to a misspelling of `trainable`",
     check=check,
-    requires_pattern=re.compile(r"\.\s*[A-Za-z]\w{5,10}\s*=[^=]"),
+    prefilter=lambda text: any(
+        is_misspelling(name) for name in set(ATTRIBUTE_WRITE.findall(text))
+    ),
     fix="safe",
 )

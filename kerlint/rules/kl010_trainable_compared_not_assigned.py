@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import libcst as cst
@@ -52,5 +53,6 @@ RULE = Rule(
     summary="`x.trainable == False` as a statement: compared, not assigned",
     check=check,
     requires=("trainable",),
+    requires_pattern=re.compile(r"\.\s*trainable\s*(?:==|!=|is\b)"),
     fix="safe",
 )

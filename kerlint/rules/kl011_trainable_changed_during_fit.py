@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from kerlint.facts import FileFacts, is_keras
 from kerlint.rules._helpers import assigned_target
-from kerlint.rules.base import Finding, Rule
+from kerlint.rules.base import TRAINABLE_WRITE, Finding, Rule
 
 
 def check(facts: FileFacts) -> Iterator[Finding]:
@@ -30,4 +30,5 @@ RULE = Rule(
     summary="`trainable` assigned inside a keras Callback",
     check=check,
     requires=("trainable",),
+    requires_pattern=TRAINABLE_WRITE,
 )

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from kerlint.facts import FileFacts
 from kerlint.rules._helpers import assigned_target, called_on
-from kerlint.rules.base import Finding, Rule
+from kerlint.rules.base import TRAINABLE_WRITE, Finding, Rule
 
 
 def check(facts: FileFacts) -> Iterator[Finding]:
@@ -41,5 +41,6 @@ RULE = Rule(
     summary="a layer unfrozen under a sub-model whose `trainable` is False",
     check=check,
     requires=("trainable",),
+    requires_pattern=TRAINABLE_WRITE,
     default=False,
 )
