@@ -62,3 +62,15 @@ def test_every_rule_has_a_fixture() -> None:
 
     have = {path.name[:5] for path in fixture_files()}
     assert {rule.code for rule in registry.all_rules()} <= have
+
+
+@pytest.mark.parametrize(
+    "path", sorted((FIXTURES / "realistic").glob("*.py")), ids=lambda p: p.stem
+)
+def test_realistic_script_reports_exactly_the_marked_lines(path: Path) -> None:
+    """Whole programs (transfer learning, GANs, custom loops, helpers), every rule selected."""
+    from kerlint.rules import registry
+
+    result = check_file(path, frozenset(rule.code for rule in registry.all_rules()))
+    reported = {(d.location.row, d.code) for d in result.diagnostics}
+    assert reported == expected_errors(path.read_text(encoding="utf-8"))

@@ -9,6 +9,7 @@ and unknown never makes a rule fire.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -161,6 +162,7 @@ class Builder:
         self.in_callback = False
         self.current_statement: cst.CSTNode | None = None
         self.work = 0
+        self.splices = itertools.count(1)
         self.inline_counts: dict[int, int] = {}
 
     # ------------------------------------------------------------------ driving
@@ -605,6 +607,9 @@ class Builder:
                 self.trainable_write(owners, value_node, statement, env)
             elif attr in names.WEIGHT_LISTS:
                 self.facts.weight_mutations.append(WeightMutation(statement, owners, attr, "="))
+            for value in values:
+                if isinstance(value, Obj) and value.label is None:
+                    value.label = self.module.code_for_node(target)
             for owner in owners:
                 if isinstance(owner, Obj):
                     owner.attrs[attr] = values
@@ -623,6 +628,12 @@ class Builder:
                 target.elements
             ):
                 items = [self.eval(e.value, env) for e in value_node.elements]
+            else:  # `model, base = build()`: a function that returned a tuple
+                tuples = [
+                    v for v in values if isinstance(v, ListValue) and len(v.items) == len(target.elements)
+                ]
+                if len(tuples) == 1:
+                    items = list(tuples[0].items)
             for index, element in enumerate(target.elements):
                 env = self.assign(
                     element.value, items[index] if items else NOTHING, None, statement, env
@@ -1150,7 +1161,7 @@ class Builder:
         saved_seq, saved_ctx = self.seq, self.ctx
         saved_loop_vars, saved_guard = self.loop_vars, self.guard
         self.seq = frame.body
-        self.ctx = (*self.ctx, id(node))
+        self.ctx = (*self.ctx, next(self.splices))  # each splice makes its own objects
         self.loop_vars, self.guard = [], None
         self.stack.append(node)
         self.returns.append([])
