@@ -212,13 +212,14 @@ def test_text_report_and_isolation(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     result = run_verify(
         factory("raises", iso),
         factory("exits", iso),
-        factory("aborts", iso),
-        factory("hard_exit", iso),
-        factory("hangs", iso),
         factory("downloads", iso),
         factory("missing", iso),
         factory("prints_and_builds", iso),
         factory("guide_training_false"),
+        # Each of these ends its child; the next target gets a new one.
+        factory("aborts", iso),
+        factory("hard_exit", iso),
+        factory("hangs", iso),
         "--timeout",
         "3",
     )
