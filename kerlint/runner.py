@@ -82,8 +82,6 @@ def execute(request: CheckRequest) -> int:
     Exit codes: 0 nothing left to report, 1 diagnostics remain (or, with --diff, something
     would change), 2 a usage error (raised as click.UsageError).
     """
-    if request.verify:
-        raise click.UsageError("--verify is not available in this build yet")
     stdin_data: bytes | None = None
     if request.stdin_filename is not None:
         if request.fix or request.diff:
@@ -101,6 +99,13 @@ def execute(request: CheckRequest) -> int:
         fixed = _write_fixes(outcomes, stdin_data)
     context = _report_context(request, result, fixed)
     diagnostics = _apply_baseline(request, result.diagnostics, context)
+    if request.verify:
+        # Imported here: only --verify ever starts keras, and then in child processes.
+        from kerlint.verify.confirm import confirm_diagnostics
+
+        diagnostics = confirm_diagnostics(
+            diagnostics, timeout=request.timeout, backend=request.backend
+        )
     if request.statistics:
         output = render_statistics(diagnostics, context)
     else:

@@ -1,0 +1,57 @@
+"""`kerlint check --verify`: static findings confirmed (or not) by building the factory."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.keras
+
+FACTORIES = """\
+import keras
+
+
+def build_frozen():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.Dense(1)])
+    model.trainable = False
+    model.compile("adam", "mse")
+    model.fit([[0, 0, 0, 0]], [[0]])
+    return model
+
+
+def build_input_frozen():
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
+    model.layers[0].trainable = False
+    return model
+"""
+
+
+@pytest.fixture(autouse=True)
+def _needs_numpy_backend() -> None:
+    for module in ("keras", "scipy", "jax"):
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(f"{module} is not installed (the verify extra)")
+
+
+def test_findings_are_confirmed_in_json_and_text(project: Path, run_cli, monkeypatch) -> None:
+    monkeypatch.setenv("KERAS_BACKEND", "numpy")
+    (project / "models.py").write_text(FACTORIES)
+    result = run_cli("check", "models.py", "--verify", "--backend", "numpy", "--output-format", "json")
+    assert result.exit_code == 1
+    found = {item["code"]: item["verification"] for item in json.loads(result.output)}
+    assert found["KL002"]["status"] == "confirmed"
+    assert found["KL002"]["target"].endswith("models.py:build_frozen")
+    assert found["KL002"]["counts"]["trainable_weights"] == 0
+    assert found["KL004"]["status"] == "confirmed"
+    text = run_cli("check", "models.py", "--verify", "--backend", "numpy").output
+    assert "[verify: confirmed" in text
+
+
+def test_without_verify_nothing_is_built(project: Path, run_cli) -> None:
+    (project / "models.py").write_text(FACTORIES)
+    result = run_cli("check", "models.py", "--output-format", "json")
+    assert all("verification" not in item for item in json.loads(result.output))
