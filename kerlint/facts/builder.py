@@ -160,7 +160,6 @@ class Builder:
         self.guard: Guard | None = None
         self.loop_vars: list[Obj] = []
         self.in_callback = False
-        self.current_statement: cst.CSTNode | None = None
         self.work = 0
         self.splices = itertools.count(1)
         self.inline_counts: dict[int, int] = {}
@@ -282,7 +281,6 @@ class Builder:
         self.work += 1
         if isinstance(node, cst.SimpleStatementLine):
             for small in node.body:
-                self.current_statement = node
                 env = self.exec_small(small, node, env)
             return env
         if isinstance(node, cst.If):
@@ -405,10 +403,7 @@ class Builder:
                 self.facts.weight_mutations.append(WeightMutation(statement, owners, attr, "del"))
 
     def exec_import_from(self, node: cst.ImportFrom, env: Env) -> Env:
-        if node.relative or node.module is None:
-            module = None
-        else:
-            module = _dotted(node.module)
+        module = None if node.relative or node.module is None else _dotted(node.module)
         if module and (names.is_keras_family(module) or module.split(".")[0] == "tensorflow"):
             self.facts.uses_keras = True
         if isinstance(node.names, cst.ImportStar):
@@ -476,7 +471,7 @@ class Builder:
             if isinstance(value, LayerList):
                 var = self.derive(
                     value.owner,
-                    f"{value.selector}[*]" if not value.sliced else f"{value.selector}[*]",
+                    f"{value.selector}[*]",
                     all_layers=not value.sliced,
                     small=value.small,
                     node=node.iter,
@@ -501,18 +496,18 @@ class Builder:
             del self.loop_vars[len(self.loop_vars) - len(pushed) :]
 
     def _bind_loop_target(self, target, loop_values: Values, iterable: Values, env: Env) -> Env:
-        enumerated = any(isinstance(v, Ref) and v.name == "enumerate" for v in iterable)
-        if isinstance(target, cst.Tuple | cst.List) and target.elements:
-            elements = [e.value for e in target.elements]
-            env = dict(env)
-            for element in elements:
-                if isinstance(element, cst.Name):
-                    env[element.value] = NOTHING
-            if len(elements) == 2 and isinstance(elements[1], cst.Name):
-                env[elements[1].value] = loop_values
-            del enumerated
-            return env
-        return self.bind(target, loop_values, env)
+        """`for layer in ...`, `for i, layer in enumerate(...)`, `for a, b in zip(x, y)`."""
+        if not (isinstance(target, cst.Tuple | cst.List) and target.elements):
+            return self.bind(target, loop_values, env)
+        elements = [e.value for e in target.elements]
+        env = self.bind(target, NOTHING, env)
+        markers = {v.name for v in iterable if isinstance(v, Ref)}
+        if "enumerate" in markers and len(elements) == 2:
+            return self.bind(elements[1], loop_values, env)
+        if "zip" in markers and len(loop_values) == len(elements):
+            for element, value in zip(elements, loop_values, strict=True):
+                env = self.bind(element, (value,), env)
+        return env
 
     def _loop(self, body, orelse, env: Env, at_least_once: bool = False) -> Env:
         loop = Loop(Seq(), Seq(), at_least_once)
@@ -630,7 +625,9 @@ class Builder:
                 items = [self.eval(e.value, env) for e in value_node.elements]
             else:  # `model, base = build()`: a function that returned a tuple
                 tuples = [
-                    v for v in values if isinstance(v, ListValue) and len(v.items) == len(target.elements)
+                    v
+                    for v in values
+                    if isinstance(v, ListValue) and len(v.items) == len(target.elements)
                 ]
                 if len(tuples) == 1:
                     items = list(tuples[0].items)
@@ -853,7 +850,10 @@ class Builder:
         objs = [o for o in owners if isinstance(o, Obj)]
         # Only the property itself (`m.trainable_weights.append`): a list kept in a variable is
         # the program's own copy, and extending it is how extra variables are legitimately added.
-        direct = isinstance(node.func.value, cst.Attribute) and node.func.value.attr.value in names.WEIGHT_LISTS
+        direct = (
+            isinstance(node.func.value, cst.Attribute)
+            and node.func.value.attr.value in names.WEIGHT_LISTS
+        )
         weight_lists = [o for o in owners if isinstance(o, WeightList)] if direct else []
         if weight_lists and method in (
             "append",
@@ -891,7 +891,6 @@ class Builder:
                 elif method in names.TRAIN_METHODS:
                     handled = True
                     self.emit("train", node, target=obj, method=method)
-                    self._callbacks(keywords.get("callbacks", NOTHING))
                 elif method in names.START_METHODS:
                     handled = True
                     self.emit("start", node, target=obj, method=method)
@@ -925,7 +924,7 @@ class Builder:
             for k in ("sources", "var_list", "trainable_variables", "variables")
         ]
         if api == "apply_gradients":
-            candidates = list(positional[:1]) + [keywords.get("grads_and_vars", NOTHING)]
+            candidates = [*positional[:1], keywords.get("grads_and_vars", NOTHING)]
         lists = tuple(
             value
             for values in candidates
@@ -935,17 +934,14 @@ class Builder:
         if lists:
             self.facts.weights_uses.append(WeightsUse(node, api, lists))
 
-    def _callbacks(self, values: Values) -> None:
-        del values  # instances were analysed where they were made
-
     def call_ref(self, node, ref: Ref, positional, keywords, env) -> Values:
         canonical = names.canonical(ref.name)
         leaf = ref.name.rsplit(".", 1)[-1]
         if canonical is None:
             if ref.name in ("zip", "enumerate", "reversed", "list", "tuple", "sorted", "iter"):
                 flat = tuple(v for vs in positional for v in vs)
-                if ref.name == "enumerate":
-                    return flat + (Ref("enumerate"),)
+                if ref.name in ("enumerate", "zip"):
+                    return (*flat, Ref(ref.name))  # how the loop target unpacks
                 return flat
             if ref.name == "setattr" and len(node.args) >= 3:
                 attr = node.args[1].value
@@ -1205,7 +1201,12 @@ def _dotted(node) -> str | None:
 
 
 def _class_base(canonical: str) -> str:
-    if canonical in ("keras.Model", "keras.models.Model", "keras.Sequential", "keras.trainers.Trainer"):
+    if canonical in (
+        "keras.Model",
+        "keras.models.Model",
+        "keras.Sequential",
+        "keras.trainers.Trainer",
+    ):
         return "keras.Model"
     if canonical.startswith("keras.callbacks."):
         return canonical
@@ -1321,9 +1322,9 @@ def _tests_batchnorm(test: cst.BaseExpression) -> bool:
         isinstance(test, cst.Call)
         and isinstance(test.func, cst.Name)
         and test.func.value == "isinstance"
+        and len(test.args) == 2
     ):
-        if len(test.args) == 2:
-            return _names_batchnorm(test.args[1].value)
+        return _names_batchnorm(test.args[1].value)
     if isinstance(test, cst.Comparison):
         return _names_batchnorm(test) or any(
             isinstance(c.comparator, cst.SimpleString) and "BatchNorm" in c.comparator.value

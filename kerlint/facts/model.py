@@ -58,15 +58,13 @@ class Obj:
     def is_model(self) -> bool:
         return self.kind == "model"
 
-    def derived(self) -> list[Obj]:
-        """Objects reached through this one (in creation order)."""
-        return self.children
-
     def describe(self) -> str:
         """A short human name: `base`, `model.layers[0]`."""
         if self.parent is not None and self.selector:
             return f"{self.parent.describe()}{self.selector}"
-        return self.label or self.selector or (self.cls.rsplit(".", 1)[-1] if self.cls else self.kind)
+        return (
+            self.label or self.selector or (self.cls.rsplit(".", 1)[-1] if self.cls else self.kind)
+        )
 
 
 @dataclass(frozen=True)

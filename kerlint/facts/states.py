@@ -290,7 +290,11 @@ class Analysis:
             if target.parent is not None and "[*]" in (target.selector or "")
             else None
         )
-        if owner is not None and guard != "bn-excluded" and not target.small_slice:
-            if self.graph.contains_bn(owner):
-                set_key((owner.id, "bn"), owner)
+        if (
+            owner is not None
+            and guard != "bn-excluded"
+            and not target.small_slice
+            and self.graph.contains_bn(owner)
+        ):
+            set_key((owner.id, "bn"), owner)
         return State(_freeze(flags), state.compiled, state.started, state.built)

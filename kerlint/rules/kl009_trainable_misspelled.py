@@ -60,8 +60,6 @@ RULE = Rule(
     name="trainable-misspelled",
     summary="assignment to a misspelling of `trainable`",
     check=check,
-    prefilter=lambda text: any(
-        is_misspelling(name) for name in set(ATTRIBUTE_WRITE.findall(text))
-    ),
+    prefilter=lambda text: any(is_misspelling(name) for name in set(ATTRIBUTE_WRITE.findall(text))),
     fix="safe",
 )
