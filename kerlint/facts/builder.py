@@ -652,9 +652,16 @@ class Builder:
     def trainable_write(self, owners: Values, value_node, statement, env: Env) -> None:
         literal = _bool_literal(value_node)
         bn_split = _not_isinstance_bn(value_node)
-        for owner in owners:
-            if not isinstance(owner, Obj) or owner.kind not in ("model", "layer", "unknown"):
-                continue
+        targets = [
+            owner
+            for owner in owners
+            if isinstance(owner, Obj) and owner.kind in ("model", "layer", "unknown")
+        ]
+        if len(targets) > 1:
+            # `model` may be one of several objects here: no object is known to change, so
+            # each may now hold either value (a weak update, which never makes a rule fire).
+            literal, bn_split = None, False
+        for owner in targets:
             if bn_split:
                 self.emit("assign", statement, target=owner, value=True, guard="bn-excluded")
                 self.emit("assign", statement, target=owner, value=False, guard="bn-only")
