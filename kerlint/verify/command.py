@@ -148,6 +148,15 @@ class Evaluator:
         return result
 
 
+def _fatal_message(error: FatalError, backend: str | None, source: str) -> str:
+    """The error, plus where the backend choice came from when the backend is missing."""
+    if error.kind != "backend_missing":
+        return str(error)
+    if backend:
+        return f"{error} (backend {backend} from {source})"
+    return f"{error} (no backend is configured, so keras uses tensorflow)"
+
+
 def _codes(values: tuple[str, ...]) -> set[str]:
     codes = {c.strip().upper() for v in values for c in v.split(",") if c.strip()}
     bad = sorted(c for c in codes if not re.fullmatch(r"KL\d{3}", c))
@@ -310,31 +319,28 @@ def verify(
     text = output_format == "text"
 
     results: dict[int, TargetResult] = {}
+    session = Session()  # filled in by the runner once the child has imported keras
+    printed_header = False
+
+    def show(index: int, outcome: Outcome) -> None:
+        nonlocal printed_header
+        result = results[index] = evaluate(selected[index], outcome)
+        if not text:
+            return
+        if not printed_header and session.keras_version:
+            click.echo(header(session, source))
+            printed_header = True
+        click.echo(render_target_text(result, max_depth=max_depth, quiet=quiet))
+        if not quiet:
+            click.echo("")
+
     buildable = []
     for i, target in enumerate(selected):
         missing = _missing(target)
         if missing is not None:
-            results[i] = evaluate(target, missing)
+            show(i, missing)
         else:
             buildable.append(i)
-
-    state = {"header": False}
-    session = Session()
-
-    def show(index: int, outcome: Outcome) -> None:
-        result = evaluate(selected[index], outcome)
-        results[index] = result
-        if text:
-            if not state["header"] and session.keras_version:
-                click.echo(header(session, source))
-                state["header"] = True
-            click.echo(render_target_text(result, max_depth=max_depth, quiet=quiet))
-            if not quiet:
-                click.echo("")
-
-    if text:
-        for i in list(results):
-            show(i, results[i].outcome)
     if buildable:
         try:
             run_targets(
@@ -347,24 +353,14 @@ def verify(
                 session=session,
             )
         except FatalError as error:
-            chosen_by = ""
-            if error.kind == "backend_missing":
-                chosen_by = (
-                    f" (backend {chosen} from {source})"
-                    if chosen
-                    else " (no backend is configured, so keras uses tensorflow)"
-                )
-            message = f"{error}{chosen_by}"
+            message = _fatal_message(error, chosen, source)
             if text:
                 click.echo(f"kerlint verify: error: {message}", err=True)
                 if error.detail:
                     click.echo(error.detail, err=True)
             else:
-                click.echo(
-                    json.dumps(
-                        {"kerlint_verify": JSON_VERSION, "error": message, "exit_code": 2}, indent=2
-                    )
-                )
+                document = {"kerlint_verify": JSON_VERSION, "error": message, "exit_code": 2}
+                click.echo(json.dumps(document, indent=2))
             ctx.exit(2)
 
     ordered = [results[i] for i in range(len(selected))]
