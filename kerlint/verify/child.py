@@ -329,8 +329,16 @@ def load_factory(target: dict[str, Any]) -> Any:
 
 
 def definition_site(func: Any) -> Site | None:
-    """The `def` line of a factory (after any decorators): where its findings point."""
+    """The `def` (or `class`) line of a factory, after any decorators: where findings point."""
+    while isinstance(func, functools.partial):
+        func = func.func
     func = inspect.unwrap(func)
+    if inspect.isclass(func):
+        with contextlib.suppress(OSError, TypeError):
+            lines, start = inspect.getsourcelines(func)
+            offset = next((i for i, t in enumerate(lines) if t.lstrip().startswith("class ")), 0)
+            return Site(inspect.getsourcefile(func) or "<unknown>", start + offset)
+        return None
     code = getattr(func, "__code__", None)
     if code is None:
         return None

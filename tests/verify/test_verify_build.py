@@ -142,6 +142,7 @@ def test_runtime_checks_point_at_the_line_and_confirm_the_rule(
         "keras2_gan",
         "keras3_gan",
         "resnet50_frozen",
+        "FrozenClassifier",
         "not_a_model",
     ]
     code, doc = run_json(*(factory(n) for n in names))
@@ -199,6 +200,10 @@ def test_runtime_checks_point_at_the_line_and_confirm_the_rule(
         ("KL002", line_of("disc.train_on_batch([[0.0] * 4], [[1.0]])  # KL002"))
     ]
     assert codes(t["resnet50_frozen"]) == [("KL002", line_of("model.trainable = False  # KL002"))]
+    # A class is a factory too; the assignment inside its __init__ is found.
+    assert codes(t["FrozenClassifier"]) == [
+        ("KL002", line_of("self.trainable = False  # KL002 class"))
+    ]
     assert t["not_a_model"]["status"] == "error"
     assert (
         t["not_a_model"]["error"]["message"]

@@ -194,3 +194,17 @@ def applications_untouched():
 
 def not_a_model():
     return {"model": None}
+
+
+class FrozenClassifier(keras.Model):
+    """A subclassed model used as its own factory: `models.py:FrozenClassifier`."""
+
+    def __init__(self, units=3):
+        super().__init__()
+        self.body = layers.Dense(units, name="body")
+        self.head = layers.Dense(1, name="head")
+        self(keras.ops.zeros((1, 4)))  # creates the weights
+        self.trainable = False  # KL002 class
+
+    def call(self, inputs):
+        return self.head(self.body(inputs))
