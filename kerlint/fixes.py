@@ -10,6 +10,7 @@ and metadata stay as they were.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import difflib
 import os
@@ -255,6 +256,9 @@ def fix_file(
         return _unfixed(result, data, exc.message)
     outcome = FixOutcome(source.path, source.display, data, None, result)
     current = result
+    # LibCST parses a little more than CPython does: where the running Python compiled the
+    # original, it must compile the fixed code too.
+    python_accepts = _python_accepts(source.text)
     for _ in range(MAX_PASSES):
         wanted = [d for d in current.diagnostics if applicable(d, unsafe)]
         if not wanted:
@@ -270,6 +274,8 @@ def fix_file(
         try:
             new_source = read_source(source.path, source.display, new_data)
             cst.parse_module(new_source.text)
+            if python_accepts and not _python_accepts(new_source.text):
+                raise SourceError("Python's compiler rejects it")
         except (SourceError, cst.ParserSyntaxError) as exc:
             reason = exc.message if isinstance(exc, SourceError) else str(exc).splitlines()[0]
             outcome.warnings.append(
@@ -291,6 +297,15 @@ def fix_file(
         outcome.diffs = document.diffs(source)
     outcome.result = current
     return outcome
+
+
+def _python_accepts(text: str) -> bool:
+    flags = ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+    try:
+        compile(text, "<kerlint-fix>", "exec", flags=flags, dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
 
 
 def _unfixed(result: FileResult, data: bytes, reason: str) -> FixOutcome:

@@ -226,7 +226,14 @@ def test_write_is_atomic_and_keeps_permissions_and_links(tmp_path: Path) -> None
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link.py", "real.py"]
 
 
-def test_a_fix_that_breaks_the_code_is_not_written(project: Path, run_cli) -> None:
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "x = (",  # LibCST rejects it
+        "def f(a, a): pass",  # LibCST takes it, CPython's compiler does not
+    ],
+)
+def test_a_fix_that_breaks_the_code_is_not_written(project: Path, bad: str) -> None:
     path = project / "x.py"
     path.write_text("import keras\nx = 1\n", encoding="utf-8")
     source = read_source(path)
@@ -236,7 +243,7 @@ def test_a_fix_that_breaks_the_code_is_not_written(project: Path, run_cli) -> No
         "x.py",
         Location(2, 1),
         Location(2, 6),
-        Fix("break it", (Edit("x = (", Location(2, 1), Location(2, 6)),)),
+        Fix("break it", (Edit(bad, Location(2, 1), Location(2, 6)),)),
     )
     outcome = fix_file(FileResult(path, [broken], source, True), ALL, unsafe=False)
     assert outcome is not None and not outcome.changed
