@@ -17,6 +17,7 @@ import os
 import re
 import stat
 import tempfile
+import warnings
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -300,9 +301,17 @@ def fix_file(
 
 
 def _python_accepts(text: str) -> bool:
-    flags = ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+    """A full compile (not only the AST): duplicate parameters and the like are found late."""
     try:
-        compile(text, "<kerlint-fix>", "exec", flags=flags, dont_inherit=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(
+                text,
+                "<kerlint-fix>",
+                "exec",
+                flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT,
+                dont_inherit=True,
+            )
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
     return True
