@@ -95,8 +95,8 @@ def execute(request: CheckRequest) -> int:
     if request.fix or request.diff:
         outcomes = _fix_files(request, result, stdin_data)
         if request.diff:
-            return _show_diff(outcomes, request.exit_zero)
-        fixed = _write_fixes(outcomes, stdin_data)
+            return _show_diff(list(outcomes.values()), request.exit_zero)
+        fixed = _write_fixes(outcomes, result, stdin_data)
     context = _report_context(request, result, fixed)
     diagnostics = _apply_baseline(request, result.diagnostics, context)
     if request.verify:
@@ -132,9 +132,9 @@ def _warn(message: str) -> None:
 
 def _fix_files(
     request: CheckRequest, result: RunResult, stdin_data: bytes | None
-) -> list[FixOutcome]:
-    """Fix every file in memory; `result` then holds what remains after the fixes."""
-    outcomes = []
+) -> dict[int, FixOutcome]:
+    """Fix every file in memory: the outcomes by the file's position in `result.files`."""
+    outcomes = {}
     for position, file_result in enumerate(result.files):
         outcome = fix_file(
             file_result,
@@ -146,12 +146,7 @@ def _fix_files(
             continue
         for warning in outcome.warnings:
             _warn(warning)
-        outcomes.append(outcome)
-        if outcome.changed and not request.diff:
-            result.files[position] = outcome.result
-    result.diagnostics = sorted(
-        (d for f in result.files for d in f.diagnostics), key=lambda d: d.sort_key
-    )
+        outcomes[position] = outcome
     return outcomes
 
 
@@ -169,23 +164,37 @@ def _show_diff(outcomes: list[FixOutcome], exit_zero: bool) -> int:
     return 1 if changed and not exit_zero else 0
 
 
-def _write_fixes(outcomes: list[FixOutcome], stdin_data: bytes | None) -> int:
-    """Write the fixed files (stdin: the fixed code to stdout); the number of fixes made."""
-    if stdin_data is not None:
-        outcome = outcomes[0] if outcomes else None
-        data = outcome.data if outcome is not None and outcome.changed else stdin_data
-        sys.stdout.buffer.write(data or b"")
-        sys.stdout.buffer.flush()
-        return outcome.count if outcome is not None and outcome.changed else 0
+def _write_fixes(
+    outcomes: dict[int, FixOutcome], result: RunResult, stdin_data: bytes | None
+) -> int:
+    """Write the fixed files (stdin: the fixed code to stdout); the number of fixes made.
+
+    `result` then holds what remains: the diagnostics of the fixed code where it was
+    written, the original ones where it was not.
+    """
     fixed = 0
-    for outcome in outcomes:
-        if not outcome.changed:
-            continue
-        problem = write_outcome(outcome)
-        if problem is not None:
-            _warn(problem)
-            continue
+    if stdin_data is not None:
+        outcome = outcomes.get(0)
+        changed = outcome is not None and outcome.changed
+        sys.stdout.buffer.write((outcome.data if changed and outcome else None) or stdin_data)
+        sys.stdout.buffer.flush()
+        written = {0: outcome} if changed and outcome else {}
+    else:
+        written = {}
+        for position, outcome in outcomes.items():
+            if not outcome.changed:
+                continue
+            problem = write_outcome(outcome)
+            if problem is not None:
+                _warn(problem)
+                continue
+            written[position] = outcome
+    for position, outcome in written.items():
+        result.files[position] = outcome.result
         fixed += outcome.count
+    result.diagnostics = sorted(
+        (d for f in result.files for d in f.diagnostics), key=lambda d: d.sort_key
+    )
     return fixed
 
 

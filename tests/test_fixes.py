@@ -342,3 +342,26 @@ def test_a_result_without_its_source_is_read_again(tmp_path: Path) -> None:
     checked = check_file(path, ALL)
     outcome = fix_file(FileResult(path, checked.diagnostics), ALL, unsafe=False)
     assert outcome is not None and outcome.changed and outcome.count == 6
+
+
+def test_a_file_changed_while_fixing_is_not_overwritten(tmp_path: Path) -> None:
+    from kerlint.fixes import write_outcome
+
+    path = tmp_path / "safe_mix.py"
+    path.write_text(SAFE_FIXED, encoding="utf-8")
+    outcome = fix_file(check_file(path, ALL), ALL, unsafe=False)
+    assert outcome is not None and outcome.changed
+    path.write_text(SAFE_FIXED + "# edited meanwhile\n", encoding="utf-8")
+    assert "changed while kerlint was fixing it" in (write_outcome(outcome) or "")
+    assert path.read_text(encoding="utf-8").endswith("# edited meanwhile\n")
+
+
+def test_an_unwritten_fix_reports_the_original_diagnostics(
+    project: Path, run_cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("kerlint.runner.write_outcome", lambda outcome: "x.py: disk full")
+    (project / "x.py").write_text(SAFE_FIXED, encoding="utf-8")
+    result = run_cli("check", "--isolated", "--fix", "x.py")
+    assert result.exit_code == 1
+    assert "kerlint: warning: x.py: disk full" in result.stderr
+    assert "Fixed" not in result.stdout and "Found 6 errors." in result.stdout
