@@ -9,8 +9,10 @@ Not a test. Each round starts fresh processes, per backend:
                    same model): CLI start-up, the child process, the hooks, the per-layer
                    analysis, the runtime checks and the JSON report.
 
-It prints medians over the rounds (and every run), plus the overhead of `kerlint verify`
-over the bare build. Run from the repository root:
+It prints, per column, the median and the minimum wall time over the rounds (the minimum is
+the least disturbed by other work on a shared machine), the CPU time of the process tree
+(user + system, which other processes' load barely changes), every run, and the overhead of
+`kerlint verify` over the bare build. Run from the repository root:
 
     python benchmarks/verify_resnet50.py --rounds 5 --backends numpy,jax,torch
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -45,16 +48,19 @@ VERIFY = (
 )
 
 
-def timed(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, str]:
-    """Wall time of one fresh process, and its stdout (it must succeed)."""
+def timed(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, str]:
+    """Wall and CPU time of one fresh process tree, and its stdout (it must succeed)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode != 0:
         raise SystemExit(
             f"{' '.join(cmd[:3])} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
         )
-    return wall, done.stdout
+    return wall, cpu, done.stdout
 
 
 def bench_backend(backend: str, rounds: int, work: Path) -> dict[str, list[float]]:
@@ -63,12 +69,19 @@ def bench_backend(backend: str, rounds: int, work: Path) -> dict[str, list[float
         os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else ""
     )
     target = f"{work / 'factory.py'}:resnet50"
-    runs: dict[str, list[float]] = {k: [] for k in ("import", "bare", "verify", "child_build")}
+    runs: dict[str, list[float]] = {
+        k: []
+        for k in ("import", "bare", "verify", "import_cpu", "bare_cpu", "verify_cpu", "child_build")
+    }
     for _ in range(rounds):
-        runs["import"].append(timed([sys.executable, "-c", "import keras"], env, work)[0])
-        runs["bare"].append(timed([sys.executable, "-c", BARE_BUILD], env, work)[0])
-        wall, out = timed([sys.executable, "-c", VERIFY, target], env, work)
-        runs["verify"].append(wall)
+        for key, cmd in (
+            ("import", [sys.executable, "-c", "import keras"]),
+            ("bare", [sys.executable, "-c", BARE_BUILD]),
+            ("verify", [sys.executable, "-c", VERIFY, target]),
+        ):
+            wall, cpu, out = timed(cmd, env, work)
+            runs[key].append(wall)
+            runs[f"{key}_cpu"].append(cpu)
         report = json.loads(out)
         assert report["backend"] == backend, report["backend"]
         runs["child_build"].append(report["targets"][0]["build_seconds"])
@@ -91,8 +104,8 @@ def main() -> None:
             runs = bench_backend(backend, args.rounds, work)
             rows.append((backend, runs))
 
-    def med(values: list[float]) -> float:
-        return statistics.median(values)
+    def cell(values: list[float]) -> str:
+        return f"{statistics.median(values):.2f} s ({min(values):.2f})"
 
     header = (
         "backend",
@@ -102,20 +115,33 @@ def main() -> None:
         "overhead",
         "build in child",
     )
+    print("wall time, median (min) of the rounds:\n")
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for backend, runs in rows:
-        overhead = med(runs["verify"]) - med(runs["bare"])
+        overhead = statistics.median(runs["verify"]) - statistics.median(runs["bare"])
+        least = min(runs["verify"]) - min(runs["bare"])
         print(
-            f"| {backend} | {med(runs['import']):.2f} s | {med(runs['bare']):.2f} s | "
-            f"{med(runs['verify']):.2f} s | {overhead:+.2f} s | {med(runs['child_build']):.2f} s |"
+            f"| {backend} | {cell(runs['import'])} | {cell(runs['bare'])} | {cell(runs['verify'])} | "
+            f"{overhead:+.2f} s ({least:+.2f}) | {cell(runs['child_build'])} |"
+        )
+    print("\nCPU time (user + system of the process tree), median:\n")
+    print("| backend | import keras | bare build | kerlint verify | overhead |")
+    print("|---|---|---|---|---|")
+    for backend, runs in rows:
+        med = {k: statistics.median(runs[f"{k}_cpu"]) for k in ("import", "bare", "verify")}
+        print(
+            f"| {backend} | {med['import']:.2f} s | {med['bare']:.2f} s | {med['verify']:.2f} s | "
+            f"{med['verify'] - med['bare']:+.2f} s |"
         )
     print()
     for backend, runs in rows:
         for key in ("import", "bare", "verify", "child_build"):
             print(f"{backend:<6} {key:<12} " + ", ".join(f"{v:.2f}" for v in runs[key]))
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
-        f"\nmedians of {args.rounds} rounds; python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
+        f"\nmedians of {args.rounds} rounds; python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
+        f"load average at the end {load:.2f}"
     )
 
 
