@@ -56,6 +56,20 @@ class Diagnostic:
     def with_(self, **changes: object) -> Diagnostic:
         return replace(self, **changes)
 
+    @property
+    def evidence(self) -> str:
+        """` [verify: confirmed: ...]` when `check --verify` examined the finding, else ``."""
+        if not self.verification:
+            return ""
+        status = self.verification.get("status", "")
+        detail = self.verification.get("detail", "")
+        return f" [verify: {status}{': ' + detail if detail else ''}]"
+
+    @property
+    def full_message(self) -> str:
+        """The message with its runtime evidence: what every output format shows."""
+        return self.message + self.evidence
+
 
 def rule_url(code: str) -> str:
     """Where a rule's page lives; reporters link every diagnostic to it."""

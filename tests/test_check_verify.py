@@ -40,7 +40,9 @@ def _needs_numpy_backend() -> None:
 def test_findings_are_confirmed_in_json_and_text(project: Path, run_cli, monkeypatch) -> None:
     monkeypatch.setenv("KERAS_BACKEND", "numpy")
     (project / "models.py").write_text(FACTORIES)
-    result = run_cli("check", "models.py", "--verify", "--backend", "numpy", "--output-format", "json")
+    result = run_cli(
+        "check", "models.py", "--verify", "--backend", "numpy", "--output-format", "json"
+    )
     assert result.exit_code == 1
     found = {item["code"]: item["verification"] for item in json.loads(result.output)}
     assert found["KL002"]["status"] == "confirmed"
@@ -55,3 +57,23 @@ def test_without_verify_nothing_is_built(project: Path, run_cli) -> None:
     (project / "models.py").write_text(FACTORIES)
     result = run_cli("check", "models.py", "--output-format", "json")
     assert all("verification" not in item for item in json.loads(result.output))
+
+
+@pytest.mark.parametrize("fmt", ["concise", "full", "json", "sarif", "github", "gitlab", "junit"])
+def test_every_format_carries_the_evidence(project: Path, run_cli, monkeypatch, fmt: str) -> None:
+    monkeypatch.setenv("KERAS_BACKEND", "numpy")
+    (project / "models.py").write_text(FACTORIES)
+    result = run_cli(
+        "check",
+        "models.py",
+        "--select",
+        "KL004",
+        "--verify",
+        "--backend",
+        "numpy",
+        "--output-format",
+        fmt,
+    )
+    assert result.exit_code == 1
+    assert "confirmed" in result.output
+    assert "weightless layer" in result.output

@@ -22,7 +22,7 @@ def escape_property(text: str) -> str:
 
 def annotation(diagnostic: Diagnostic) -> str:
     properties = [("file", diagnostic.filename)]
-    message = diagnostic.message
+    message = diagnostic.full_message
     if diagnostic.cell is None:
         start, end = diagnostic.location, diagnostic.end_location
         properties += [

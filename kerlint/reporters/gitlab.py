@@ -36,7 +36,7 @@ def issues(diagnostics: list[Diagnostic], context: ReportContext) -> list[dict]:
         digest = hashlib.sha256(
             "\x00".join((*key, str(occurrence), str(diagnostic.cell or ""))).encode("utf-8")
         ).hexdigest()
-        description = diagnostic.message
+        description = diagnostic.full_message
         if diagnostic.cell is not None:
             description = f"cell {diagnostic.cell}, line {diagnostic.location.row}: {description}"
         result.append(

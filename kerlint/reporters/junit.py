@@ -44,9 +44,11 @@ def junit(diagnostics: list[Diagnostic], context: ReportContext) -> str:
             failure = ET.SubElement(
                 case,
                 "failure",
-                message=_clean(f"{diagnostic.code} {diagnostic.message}"),
+                message=_clean(f"{diagnostic.code} {diagnostic.full_message}"),
                 type=diagnostic.code,
             )
-            failure.text = _clean(f"{where(diagnostic)}: {diagnostic.code} {diagnostic.message}")
+            failure.text = _clean(
+                f"{where(diagnostic)}: {diagnostic.code} {diagnostic.full_message}"
+            )
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode")

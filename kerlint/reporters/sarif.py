@@ -109,7 +109,7 @@ def result(diagnostic: Diagnostic, index: int) -> dict:
         "ruleId": diagnostic.code,
         "ruleIndex": index,
         "level": "error",
-        "message": {"text": diagnostic.message},
+        "message": {"text": diagnostic.full_message},
         "locations": [
             {
                 "physicalLocation": {

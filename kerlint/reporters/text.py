@@ -33,12 +33,7 @@ def concise_line(diagnostic: Diagnostic, context: ReportContext) -> str:
         if context.show_fixes and fixable(diagnostic, context)
         else ""
     )
-    line = f"{path}: {code} {mark}{diagnostic.message}"
-    if diagnostic.verification:
-        status = diagnostic.verification.get("status", "")
-        detail = diagnostic.verification.get("detail", "")
-        line += f" [verify: {status}{': ' + detail if detail else ''}]"
-    return line
+    return f"{path}: {code} {mark}{diagnostic.full_message}"
 
 
 def summary(diagnostics: list[Diagnostic], context: ReportContext) -> str:
