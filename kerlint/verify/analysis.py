@@ -12,6 +12,7 @@ are recorded.
 
 from __future__ import annotations
 
+import inspect
 import linecache
 import math
 from collections.abc import Iterable, Iterator
@@ -104,6 +105,15 @@ def _size(variable: Any) -> int:
     return math.prod(int(d) for d in variable.shape)
 
 
+def _training_default(layer: Any) -> Any:
+    """The default of `training` in the layer's `call()` signature (None when absent)."""
+    try:
+        parameter = inspect.signature(layer.call).parameters.get("training")
+    except (TypeError, ValueError):
+        return None
+    return None if parameter is None else parameter.default
+
+
 def _all_layers(layer: Any) -> list[Any]:
     """The layer and every layer tracked below it (what `trainable` propagates to)."""
     return layer._flatten_layers(include_self=True, recursive=True)
@@ -156,7 +166,8 @@ class Analysis:
         Keras records each call's keyword arguments on the graph's nodes
         (`Node.arguments.kwargs`), and `fit()` overrides that `training=False` with the
         outer `training=True` (`functional.py::operation_fn`). Maps id(layer) to the
-        paths of the graphs that make such a call.
+        paths of the graphs that make such a call. A layer whose `call()` defaults to
+        `training=False` (Dropout) records False when called plainly: not counted.
         """
         found: dict[int, list[str]] = {}
         for node in self.tree.subtree():
@@ -167,8 +178,8 @@ class Analysis:
                 for graph_node in graph_nodes:
                     arguments = getattr(graph_node, "arguments", None)
                     kwargs = getattr(arguments, "kwargs", None) or {}
-                    if kwargs.get("training") is False:
-                        op = graph_node.operation
+                    op = graph_node.operation
+                    if kwargs.get("training") is False and _training_default(op) is not False:
                         found.setdefault(id(op), []).append(node.path or node.layer.name)
         return found
 

@@ -149,6 +149,8 @@ def test_runtime_checks_point_at_the_line_and_confirm_the_rule(
     assert code == 2  # not_a_model could not be verified
     t = {label.rsplit(":", 1)[1]: target for label, target in by_target(doc).items()}
     assert codes(t["clean"]) == []
+    # Dropout's call() defaults to training=False: a plain call is not "called with training=False".
+    assert layer(t["clean"], "dropout")["called_with_training_false"] == []
     assert codes(t["frozen_input_layer"]) == [
         ("KL004", line_of("model.layers[0].trainable = False  # KL004"))
     ]
