@@ -72,8 +72,12 @@ def find_config_file(start: Path) -> Path | None:
         if pyproject.is_file():
             try:
                 data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-            except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+            except (OSError, UnicodeDecodeError):
                 continue
+            except tomllib.TOMLDecodeError as exc:
+                if "kerlint" in pyproject.read_text(encoding="utf-8", errors="replace"):
+                    raise ConfigError(f"{pyproject}: invalid TOML: {exc}") from exc
+                continue  # someone else's broken file: it cannot be our configuration
             if "kerlint" in data.get("tool", {}):
                 return pyproject
     return None

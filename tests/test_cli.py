@@ -90,6 +90,10 @@ def test_kerlint_toml_and_config_errors(project: Path, run_cli) -> None:
     assert run_cli("check", "bad.py").exit_code == 2
     (project / "kerlint.toml").write_text("ignore = [\n")
     assert run_cli("check", "bad.py").exit_code == 2
+    (project / "kerlint.toml").unlink()
+    (project / "pyproject.toml").write_text("[tool.kerlint]\nignore = [\n")
+    broken = run_cli("check", "bad.py")
+    assert broken.exit_code == 2 and "invalid TOML" in broken.output
 
 
 def test_noqa_comments(project: Path, run_cli) -> None:
