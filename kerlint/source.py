@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import stat
 import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,18 +67,36 @@ class Source:
         return (last.cell, row - last.first_row + 1) if last else (None, row)
 
 
+def read_bytes(path: Path) -> bytes:
+    """The bytes of `path`, or SourceError: never blocks, never reads more than the limit.
+
+    A FIFO, socket or device named `*.py` would block a plain read forever (or never end:
+    `/dev/zero`), so only regular files are read; a file that grows past the limit between
+    the `stat` and the read is cut off by the bounded read and refused all the same.
+    """
+    too_big = f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; skipped"
+    try:
+        # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with open(descriptor, "rb") as file:
+            status = os.fstat(file.fileno())
+            if not stat.S_ISREG(status.st_mode):
+                raise SourceError("not a regular file; skipped")
+            if status.st_size > MAX_FILE_BYTES:
+                raise SourceError(too_big)
+            data = file.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise SourceError(f"cannot read file: {exc.strerror or exc}") from exc
+    if len(data) > MAX_FILE_BYTES:
+        raise SourceError(too_big)
+    return data
+
+
 def read_source(path: Path, display: str | None = None, data: bytes | None = None) -> Source:
     """Read `path` (or the given bytes) into a Source, or raise SourceError."""
     display = display if display is not None else str(path)
     if data is None:
-        try:
-            if path.stat().st_size > MAX_FILE_BYTES:
-                raise SourceError(
-                    f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; skipped"
-                )
-            data = path.read_bytes()
-        except OSError as exc:
-            raise SourceError(f"cannot read file: {exc.strerror or exc}") from exc
+        data = read_bytes(path)
     if path.suffix == ".ipynb":
         return _read_notebook(path, display, data)
     text, encoding, bom = decode_python(data)
