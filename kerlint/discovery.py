@@ -8,6 +8,7 @@ the way (and above the starting folder, up to the repository root).
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,8 +36,10 @@ class _Ignore:
 def _gitignore_at(directory: Path) -> _Ignore | None:
     file = directory / ".gitignore"
     try:
+        if not stat.S_ISREG(file.stat().st_mode):  # a FIFO would block the read forever
+            return None
         lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
+    except (OSError, ValueError):
         return None
     return _Ignore(directory, pathspec.GitIgnoreSpec.from_lines(lines))
 
@@ -54,47 +57,88 @@ def _inherited_gitignores(directory: Path) -> list[_Ignore]:
 
 
 def discover(paths: list[Path], settings: Settings) -> Iterator[Path]:
-    """Yield each file to check once, in a stable order."""
-    seen: set[Path] = set()
+    """Yield each file to check once, in a stable order.
+
+    Never raises for what it finds: a folder it cannot list is skipped, a folder reached
+    twice (a symlink loop) is walked once, a file that is a symlink loop is yielded (reading
+    it gives a clear KL000).
+    """
+    seen: set[str] = set()
     for path in paths:
         if path.is_dir():
             base = Path(os.path.abspath(path))
             ignores = _inherited_gitignores(base)
-            for file in _walk(base, ignores, settings, visited=set()):
-                key = file.resolve()
+            for file, key in _walk(base, ignores, settings):
                 if key not in seen:
                     seen.add(key)
                     yield file if path.is_absolute() else Path(os.path.relpath(file))
         else:
-            key = path.resolve()
+            key = _real(str(path))
             if key not in seen:
                 seen.add(key)
                 yield path
 
 
-def _walk(
-    directory: Path, ignores: list[_Ignore], settings: Settings, visited: set[Path]
-) -> Iterator[Path]:
-    real = directory.resolve()
-    if real in visited:  # symlink loops
-        return
+def _real(path: str) -> str:
+    """The real path, or the absolute one where there is none (a symlink loop)."""
+    try:
+        return os.path.realpath(path)
+    except (OSError, RuntimeError, ValueError):
+        return os.path.abspath(path)
+
+
+@dataclass
+class _Folder:
+    """A folder being walked: its entries left, its real path, the ignore files in force."""
+
+    entries: Iterator[os.DirEntry[str]]
+    real: str
+    ignores: list[_Ignore]
+
+
+def _open_folder(directory: Path, ignores: list[_Ignore], visited: set[str]) -> _Folder | None:
+    real = _real(str(directory))
+    if real in visited:  # symlink loops, two links to one folder
+        return None
     visited.add(real)
     own = _gitignore_at(directory)
-    if own:
-        ignores = [*ignores, own]
     try:
-        entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
+        with os.scandir(directory) as listing:
+            entries = sorted(listing, key=lambda entry: entry.name)
     except OSError:
-        return
-    for entry in entries:
+        return None
+    return _Folder(iter(entries), real, [*ignores, own] if own else ignores)
+
+
+def _walk(top: Path, ignores: list[_Ignore], settings: Settings) -> Iterator[tuple[Path, str]]:
+    """(file, its real path) in name order, depth first.
+
+    An explicit stack, not recursion: a tree deeper than Python's recursion limit is
+    walked all the same. A file's real path is its folder's plus its name unless the file
+    is a symlink itself: one `realpath` per folder rather than one per file.
+    """
+    visited: set[str] = set()
+    first = _open_folder(top, ignores, visited)
+    stack = [first] if first else []
+    while stack:
+        folder = stack[-1]
+        entry = next(folder.entries, None)
+        if entry is None:
+            stack.pop()
+            continue
         path = Path(entry.path)
         try:
+            is_link = entry.is_symlink()
             is_dir = entry.is_dir()
-        except OSError:
-            continue
-        if settings.is_excluded(path) or any(ignore.matches(path, is_dir) for ignore in ignores):
+        except OSError:  # a symlink loop: as a file it gets its KL000, like a dangling link
+            is_dir = False
+        if settings.is_excluded(path) or any(
+            ignore.matches(path, is_dir) for ignore in folder.ignores
+        ):
             continue
         if is_dir:
-            yield from _walk(path, ignores, settings, visited)
+            inner = _open_folder(path, folder.ignores, visited)
+            if inner:
+                stack.append(inner)
         elif entry.name.endswith(PYTHON_SUFFIXES):
-            yield path
+            yield path, _real(entry.path) if is_link else os.path.join(folder.real, entry.name)
