@@ -7,8 +7,11 @@ become a KL000 diagnostic and the run goes on.
 from __future__ import annotations
 
 import ast
+import gc
+import os
 import re
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,17 +52,54 @@ def check_file(
     return check_source(source, codes)
 
 
-def check_source(source: Source, codes: frozenset[str]) -> FileResult:
+def applicable_rules(text: str, codes: frozenset[str]) -> list[Rule]:
+    """The selected rules whose text test passes: a file with none is never parsed."""
+    if KERAS_MARKER not in text:
+        return []
+    # Most rules share their test (a `.trainable` write): run each distinct test once.
+    verdicts: dict[tuple[object, ...], bool] = {}
+    chosen = []
+    for rule in rules_for(codes):
+        test = (tuple(rule.requires), rule.requires_pattern, rule.prefilter)
+        verdict = verdicts.get(test)
+        if verdict is None:
+            verdict = verdicts[test] = rule.may_apply(text)
+        if verdict:
+            chosen.append(rule)
+    return chosen
+
+
+def check_source(
+    source: Source, codes: frozenset[str], rules: list[Rule] | None = None
+) -> FileResult:
+    """Check one decoded file; never raises: every failure becomes a KL000 diagnostic.
+
+    `rules`: the result of `applicable_rules` when the caller has it already (the runner
+    prefilters before it looks in the cache).
+    """
     text = source.text
-    rules = (
-        [rule for rule in rules_for(codes) if rule.may_apply(text)] if KERAS_MARKER in text else []
-    )
+    if rules is None:
+        rules = applicable_rules(text, codes)
     if not rules:
         return FileResult(source.path, [], source)
+    verdict = _python_verdict(text)
+    if verdict is not None and _too_deep(verdict):
+        message, row, column = _nesting_error(verdict)
+        cell, row = source.to_cell(row)
+        return FileResult(source.path, [_error(source.display, message, row, column, cell)], source)
     try:
-        module = cst.parse_module(text)
+        # Where CPython rejected the file it did not vouch for its nesting either: parse on
+        # a deep stack so that nesting hidden behind the error cannot crash the process.
+        module = _parse(text, deep_stack=verdict is not None)
     except cst.ParserSyntaxError as exc:
-        message, row, column = _syntax_error(text, exc)
+        if isinstance(verdict, SyntaxError):
+            message, row, column = (
+                f"syntax error: {verdict.msg}",
+                verdict.lineno or 1,
+                verdict.offset or 1,
+            )
+        else:
+            message, row, column = _syntax_error(text, exc)
         cell, row = source.to_cell(row)
         return FileResult(source.path, [_error(source.display, message, row, column, cell)], source)
     except (RecursionError, MemoryError, ValueError) as exc:
@@ -68,6 +108,9 @@ def check_source(source: Source, codes: frozenset[str]) -> FileResult:
             [_error(source.display, f"cannot parse: {type(exc).__name__}", 1, 1)],
             source,
         )
+    except Exception as exc:  # a LibCST bug (CSTValidationError, ...): report, go on
+        _reraise_when_debugging()
+        return FileResult(source.path, [_internal_error(source.display, "parsing", exc)], source)
     try:
         facts = FileFacts(module, text)
         findings = [(rule, finding) for rule in rules for finding in rule.check(facts)]
@@ -79,7 +122,103 @@ def check_source(source: Source, codes: frozenset[str]) -> FileResult:
             source,
             True,
         )
+    except Exception as exc:  # a kerlint bug: one file's report, not the whole run
+        _reraise_when_debugging()
+        return FileResult(
+            source.path, [_internal_error(source.display, "analysis", exc)], source, True
+        )
     return FileResult(source.path, diagnostics, source, True)
+
+
+# LibCST's native parser recurses on the C stack and overflows it (a segmentation fault
+# that takes the whole run down) somewhere past 1,200 nested brackets or 3,400 nested
+# lambdas on an 8 MiB stack. CPython's own parser has explicit limits (200 brackets, a
+# recursion guard), so a file CPython accepts is parsed directly; any other is parsed on a
+# thread with this much stack (reserved address space; only the touched pages are used).
+DEEP_STACK_BYTES = 256 * 1024 * 1024
+_NESTING_WORDS = ("nested", "too complex", "recursion")
+
+
+def _python_verdict(text: str) -> BaseException | None:
+    """None when CPython parses `text`; else what it raised (cost: ~10% of a LibCST parse)."""
+    try:
+        compile(text, "<kerlint>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        return exc
+    return None
+
+
+def _too_deep(verdict: BaseException) -> bool:
+    if isinstance(verdict, (RecursionError, MemoryError)):
+        return True
+    if isinstance(verdict, SyntaxError):
+        return any(word in (verdict.msg or "") for word in _NESTING_WORDS)
+    return False
+
+
+def _nesting_error(verdict: BaseException) -> tuple[str, int, int]:
+    if isinstance(verdict, SyntaxError):
+        return f"syntax error: {verdict.msg}", verdict.lineno or 1, verdict.offset or 1
+    return f"too deeply nested for Python to parse ({type(verdict).__name__})", 1, 1
+
+
+def _parse(text: str, deep_stack: bool) -> cst.Module:
+    """`cst.parse_module` with the cyclic GC paused (it only makes acyclic nodes: ~10% faster)."""
+    if deep_stack:
+        return _on_deep_stack(lambda: _parse(text, deep_stack=False))
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return cst.parse_module(text)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _on_deep_stack(work: Callable[[], cst.Module]) -> cst.Module:
+    """Run `work` on a fresh thread with a DEEP_STACK_BYTES stack; its exception is re-raised."""
+    outcome: list[object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(work())
+        except BaseException as exc:  # handed to the caller below
+            outcome.append(exc)
+
+    try:
+        previous = threading.stack_size(DEEP_STACK_BYTES)
+    except (ValueError, RuntimeError):  # the platform refuses: the current stack it is
+        return work()
+    try:
+        thread = threading.Thread(target=run, name="kerlint-parse", daemon=True)
+        thread.start()
+    except RuntimeError:  # cannot start a thread (address space): the current stack it is
+        return work()
+    finally:
+        threading.stack_size(previous)
+    thread.join()
+    result = outcome[0]
+    if isinstance(result, BaseException):
+        raise result
+    assert isinstance(result, cst.Module)
+    return result
+
+
+def _internal_error(display: str, stage: str, exc: Exception) -> Diagnostic:
+    detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return _error(
+        display,
+        f"internal error in kerlint's {stage} ({type(exc).__name__}"
+        f"{': ' + detail if detail else ''}): this file was not checked; please report it",
+        1,
+        1,
+    )
+
+
+def _reraise_when_debugging() -> None:
+    """KERLINT_DEBUG=1 lets a rule author see the traceback instead of a KL000."""
+    if os.environ.get("KERLINT_DEBUG"):
+        raise
 
 
 def _syntax_error(text: str, exc: cst.ParserSyntaxError) -> tuple[str, int, int]:
