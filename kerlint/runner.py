@@ -15,7 +15,7 @@ import click
 
 from kerlint import baseline
 from kerlint.config import Settings
-from kerlint.diagnostics import Diagnostic
+from kerlint.diagnostics import Diagnostic, Location
 from kerlint.discovery import discover
 from kerlint.engine import FileResult, check_file
 from kerlint.fixes import FixOutcome, fix_file, write_outcome
@@ -59,19 +59,51 @@ class RunResult:
         return len(self.files)
 
 
-def run_check(paths: list[Path], settings: Settings) -> RunResult:
-    result = RunResult()
-    for path in discover(paths, settings):
-        file_result = check_file(path, settings.codes_for(path))
-        result.files.append(file_result)
-        result.diagnostics.extend(file_result.diagnostics)
-    result.diagnostics.sort(key=lambda d: d.sort_key)
+def run_check(
+    paths: list[Path],
+    settings: Settings,
+    *,
+    jobs: int | None = None,
+    use_cache: bool = False,
+    cache_dir: Path | None = None,
+) -> RunResult:
+    """Discover and check every file: several processes when it pays, the cache if asked.
+
+    `jobs`: processes to parse in (None or 0: one per core; 1: this process only).
+    `use_cache`: read and write the result cache in `cache_dir` (default: `.kerlint_cache`
+    beside the configuration file, else in the working folder; $KERLINT_CACHE_DIR wins).
+    The results are in discovery order, whatever the number of processes.
+    """
+    from kerlint.parallel import check_paths
+
+    cache = _open_cache(settings, cache_dir) if use_cache else None
+    files = check_paths(discover(paths, settings), settings.codes_for, jobs, cache)
+    result = RunResult(files=files)
+    result.diagnostics = sorted((d for f in files for d in f.diagnostics), key=lambda d: d.sort_key)
     return result
 
 
+def _open_cache(settings: Settings, cache_dir: Path | None):
+    """The cache, or None with one warning when its folder cannot be used."""
+    from kerlint.cache import Cache, default_cache_dir
+
+    directory = cache_dir if cache_dir is not None else default_cache_dir(settings.config_file)
+    cache, problem = Cache.open(directory)
+    if cache is None:
+        click.echo(f"kerlint: warning: running without the cache: {problem}", err=True)
+    return cache
+
+
 def run_stdin(display: str, settings: Settings) -> RunResult:
-    data = sys.stdin.buffer.read()
+    """Check the bytes on standard input as the file `display` (never cached)."""
     path = Path(display)
+    try:
+        data = sys.stdin.buffer.read()
+    except (AttributeError, OSError, ValueError) as exc:  # closed or missing stdin
+        location = Location(1, 1)
+        message = f"cannot read standard input: {exc}"
+        diagnostic = Diagnostic(PARSE_ERROR, message, display, location, location)
+        return RunResult([diagnostic], [FileResult(path, [diagnostic])])
     file_result = check_file(path, settings.codes_for(path), display=display, data=data)
     return RunResult(list(file_result.diagnostics), [file_result])
 
@@ -90,7 +122,13 @@ def execute(request: CheckRequest) -> int:
         else:
             result = run_stdin(request.stdin_filename, request.settings)
     else:
-        result = run_check(request.paths, request.settings)
+        result = run_check(
+            request.paths,
+            request.settings,
+            jobs=request.jobs,
+            use_cache=request.use_cache,
+            cache_dir=request.cache_dir,
+        )
     fixed = 0
     if request.fix or request.diff:
         outcomes = _fix_files(request, result, stdin_data)

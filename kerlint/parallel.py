@@ -1,0 +1,206 @@
+"""Checking many files: prefilter and cache in this process, parse in several.
+
+The order of work, and why:
+1. This process reads each file, decodes it and runs the prefilter (`"keras"` and each
+   rule's text test). That is cheap, and for most files it is the whole check: a file no
+   selected rule can care about is never parsed, never cached, never sent anywhere.
+2. A file that passes the prefilter is looked up in the cache, keyed by its bytes.
+3. What is left is parsed: in this process when it is little, else in a pool of processes,
+   biggest files first (the longest jobs start first, so no core waits on a late giant).
+   A pool costs a fork per process (a fresh interpreter where fork is not available): not
+   worth it for a handful of small files, which is the pre-commit case.
+4. Results go back to the position of their file: the output never depends on which
+   process finished first.
+
+A worker that dies (a crash in native code) breaks the pool; the files it left unfinished
+are then checked again one by one, each in a process of its own, and the file that kills
+its process again is reported as KL000 instead of taking the run down.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+
+from kerlint.cache import Cache
+from kerlint.diagnostics import Diagnostic, Location
+from kerlint.engine import FileResult, applicable_rules, check_source
+from kerlint.rules import PARSE_ERROR, registry
+from kerlint.source import Source, SourceError, read_bytes, read_source
+
+# With fork a worker costs a few milliseconds; with spawn it imports kerlint again (about
+# 0.3 s of CPU). Below these amounts of text to parse, one process is faster.
+POOL_MIN_BYTES_FORK = 64 * 1024
+POOL_MIN_BYTES_SPAWN = 1024 * 1024
+
+
+@dataclass
+class _Pending:
+    """A file that passed the prefilter and missed the cache: it must be parsed."""
+
+    index: int
+    source: Source
+    codes: frozenset[str]
+    rule_codes: tuple[str, ...]
+    key: str | None
+
+
+def default_jobs() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))  # type: ignore[attr-defined]
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def check_paths(
+    paths: Iterable[Path],
+    codes_for: Callable[[Path], frozenset[str]],
+    jobs: int | None = None,
+    cache: Cache | None = None,
+) -> list[FileResult]:
+    """Check every path; the results in the order of `paths`."""
+    results: list[FileResult | None] = []
+    pending: list[_Pending] = []
+    for index, path in enumerate(paths):
+        results.append(None)
+        codes = codes_for(path)
+        try:
+            data = read_bytes(path)
+            source = read_source(path, str(path), data)
+        except SourceError as exc:
+            results[index] = _error_result(path, str(path), exc)
+            continue
+        outcome = _prefilter_and_lookup(index, source, codes, data, cache)
+        if isinstance(outcome, FileResult):
+            results[index] = outcome
+        else:
+            pending.append(outcome)
+    for item, diagnostics, parsed in _parse_all(pending, jobs):
+        source = item.source
+        results[item.index] = FileResult(source.path, diagnostics, source, parsed)
+        if cache is not None and item.key is not None:
+            cache.put(item.key, diagnostics, parsed)
+    return [result for result in results if result is not None]
+
+
+def check_data(
+    path: Path, display: str, data: bytes, codes: frozenset[str], cache: Cache | None = None
+) -> FileResult:
+    """One file given as bytes (stdin), through the same prefilter and cache."""
+    try:
+        source = read_source(path, display, data)
+    except SourceError as exc:
+        return _error_result(path, display, exc)
+    outcome = _prefilter_and_lookup(0, source, codes, data, cache)
+    if isinstance(outcome, FileResult):
+        return outcome
+    item, diagnostics, parsed = next(iter(_parse_all([outcome], jobs=1)))
+    if cache is not None and item.key is not None:
+        cache.put(item.key, diagnostics, parsed)
+    return FileResult(path, diagnostics, source, parsed)
+
+
+def _error_result(path: Path, display: str, exc: SourceError) -> FileResult:
+    location = Location(max(exc.row, 1), max(exc.column, 1))
+    return FileResult(
+        path, [Diagnostic(PARSE_ERROR, exc.message, display, location, location)], None
+    )
+
+
+def _prefilter_and_lookup(
+    index: int, source: Source, codes: frozenset[str], data: bytes, cache: Cache | None
+) -> FileResult | _Pending:
+    rules = applicable_rules(source.text, codes)
+    if not rules:
+        return FileResult(source.path, [], source)
+    key = None
+    if cache is not None:
+        key = cache.key(data, codes, source.path.suffix)
+        hit = cache.get(key, source.display)
+        if hit is not None:
+            diagnostics, parsed = hit
+            return FileResult(source.path, diagnostics, source, parsed)
+    return _Pending(index, source, codes, tuple(rule.code for rule in rules), key)
+
+
+def _check_pending(item: _Pending) -> tuple[list[Diagnostic], bool]:
+    """The work a worker does (also run in this process when there is no pool)."""
+    rules = [rule for rule in registry.all_rules() if rule.code in item.rule_codes]
+    result = check_source(item.source, item.codes, rules)
+    return result.diagnostics, result.parsed
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """fork where it is safe and cheap (Linux): workers start with kerlint already imported."""
+    if sys.platform.startswith("linux"):
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+def _parse_all(
+    pending: list[_Pending], jobs: int | None
+) -> Iterable[tuple[_Pending, list[Diagnostic], bool]]:
+    if not pending:
+        return
+    processes = min(jobs or default_jobs(), len(pending))
+    context = _context()
+    threshold = (
+        POOL_MIN_BYTES_FORK if context.get_start_method() == "fork" else POOL_MIN_BYTES_SPAWN
+    )
+    if processes <= 1 or sum(len(item.source.text) for item in pending) < threshold:
+        for item in pending:
+            yield (item, *_check_pending(item))
+        return
+    # Biggest first: the longest jobs start at once, the small ones fill the gaps.
+    ordered = sorted(pending, key=lambda item: len(item.source.text), reverse=True)
+    unfinished: list[_Pending] = []
+    with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
+        futures: list[tuple[_Pending, Future]] = [
+            (item, pool.submit(_check_pending, item)) for item in ordered
+        ]
+        for item, future in futures:
+            try:
+                diagnostics, parsed = future.result()
+            except BrokenProcessPool:
+                unfinished.append(item)
+                continue
+            except Exception:  # e.g. a result that would not pickle: do it here instead
+                diagnostics, parsed = _check_pending(item)
+            yield item, diagnostics, parsed
+    for item in unfinished:
+        yield (item, *_check_isolated(item, context))
+
+
+def _check_isolated(
+    item: _Pending, context: multiprocessing.context.BaseContext
+) -> tuple[list[Diagnostic], bool]:
+    """Check one file in a process of its own: if it dies, only this file says so."""
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_isolated_worker, args=(sender, item), daemon=True)
+    process.start()
+    sender.close()
+    try:
+        outcome = receiver.recv()
+    except (EOFError, OSError):
+        outcome = None
+    process.join()
+    receiver.close()
+    if outcome is not None:
+        return outcome
+    location = Location(1, 1)
+    message = (
+        f"internal error: the process checking this file died (exit code {process.exitcode}); "
+        "this file was not checked; please report it"
+    )
+    return [Diagnostic(PARSE_ERROR, message, item.source.display, location, location)], False
+
+
+def _isolated_worker(sender, item: _Pending) -> None:  # pragma: no cover - in a child
+    sender.send(_check_pending(item))
+    sender.close()
