@@ -61,3 +61,12 @@ def test_explain_prints_the_page(run_cli) -> None:
     result = run_cli("explain", "kl008")
     assert result.exit_code == 0
     assert result.output.startswith("# KL008: trainable-not-bool")
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.code)
+def test_page_states_the_rules_default_and_autofix(rule) -> None:
+    page = page_path(rule.code).read_text(encoding="utf-8")
+    default = re.search(r"^\| Default \| (.*) \|$", page, re.M).group(1)
+    autofix = re.search(r"^\| Autofix \| (.*) \|$", page, re.M).group(1)
+    assert default.startswith("on") == rule.default
+    assert autofix.split()[0] == (rule.fix or "none")

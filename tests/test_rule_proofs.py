@@ -37,7 +37,7 @@ HEADINGS = [
     "## Proof",
     "## Summary",
 ]
-META_KEYS = ("Default", "Fix", "Reported at")
+META_KEYS = ("Default", "Autofix", "Reported at")
 TITLE_RE = re.compile(r"^# (KL\d{3}): ([a-z0-9]+(?:-[a-z0-9]+)*)$")
 PROOF_HEADER_RE = re.compile(r"^# kerlint-proof: backend=(\w+)\s*$")
 PROOF_TIMEOUT_S = 120
