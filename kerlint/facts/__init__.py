@@ -13,8 +13,9 @@ from functools import cached_property
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
-from kerlint.facts.builder import Facts, LayerList, WeightList, build_facts, is_keras
+from kerlint.facts.builder import build_facts, is_keras
 from kerlint.facts.model import Event, Obj
+from kerlint.facts.records import Facts, LayerList, WeightList
 from kerlint.facts.states import Analysis, Flag, ObjectGraph, State, keys_of
 
 __all__ = ["FileFacts", "LayerList", "WeightList", "is_keras"]

@@ -1,0 +1,313 @@
+"""What Keras's own API does to the facts: constructors, model methods, optimizers, tapes.
+
+A mixin of the builder, kept apart so the statement walk reads as an interpreter and
+this file as the one place that knows Keras names (`keras.Sequential`, `fit`,
+`apply_gradients`, `keras.applications.*`, callbacks, ...).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from kerlint.facts import names
+from kerlint.facts.model import Class, Function, Literal_, Obj, Ref, Seq, Value
+from kerlint.facts.records import (
+    NOTHING,
+    Env,
+    ListValue,
+    Values,
+    WeightList,
+    WeightMutation,
+    WeightsUse,
+    first,
+    flatten,
+    sources,
+    tensor_union,
+)
+from kerlint.facts.syntax import bool_literal, class_methods, find_method, passes_training_false
+
+if TYPE_CHECKING:
+    from kerlint.facts.builder import Builder
+
+    _Base = Builder
+else:
+    _Base = object
+
+# Builtins and helpers that never change a model's trainable state or compile it.
+BENIGN_CALLS = {
+    "print", "len", "isinstance", "issubclass", "repr", "str", "type", "id", "hasattr",
+    "getattr", "list", "tuple", "dict", "set", "sorted", "sum", "any", "all", "enumerate",
+    "zip", "range", "min", "max", "vars", "format", "int", "float", "bool", "iter", "next",
+    "reversed", "map", "filter", "round", "abs", "super",
+}  # fmt: skip
+
+
+class KerasApi(_Base):
+    def method_call(self, node, method, owners, positional, keywords, env) -> Values | None:
+        """Keras model and optimizer methods; None when the call is not one of them."""
+        objs = [o for o in owners if isinstance(o, Obj)]
+        # Only the property itself (`m.trainable_weights.append`): a list kept in a variable is
+        # the program's own copy, and extending it is how extra variables are legitimately added.
+        direct = (
+            isinstance(node.func.value, cst.Attribute)
+            and node.func.value.attr.value in names.WEIGHT_LISTS
+        )
+        weight_lists = [o for o in owners if isinstance(o, WeightList)] if direct else []
+        if weight_lists and method in (
+            "append",
+            "extend",
+            "insert",
+            "remove",
+            "pop",
+            "clear",
+            "__iadd__",
+        ):
+            for wl in weight_lists:
+                self.facts.weight_mutations.append(
+                    WeightMutation(node, (wl.owner,), wl.attr, method)
+                )
+            return NOTHING
+        if not objs:
+            return None
+        result: list[Value] = []
+        handled = False
+        for obj in objs:
+            if obj.kind == "model" or (
+                obj.kind in ("layer", "unknown") and method in ("compile", *names.TRAIN_METHODS)
+            ):
+                if method == "compile":
+                    handled = True
+                    optimizer = first(
+                        keywords.get("optimizer") or (positional[0] if positional else NOTHING)
+                    )
+                    opt = (
+                        optimizer
+                        if isinstance(optimizer, Obj) and optimizer.kind == "optimizer"
+                        else None
+                    )
+                    self.emit("compile", node, target=obj, optimizer=opt)
+                elif method in names.TRAIN_METHODS:
+                    handled = True
+                    self.emit("train", node, target=obj, method=method)
+                elif method in names.START_METHODS:
+                    handled = True
+                    self.emit("start", node, target=obj, method=method)
+                elif method == "get_layer":
+                    handled = True
+                    arg = node.args[0].value if node.args else None
+                    label = self.module.code_for_node(arg) if arg is not None else "?"
+                    result.append(self.derive(obj, f".get_layer({label})", node=node))
+                elif method == "add" and positional:
+                    handled = True
+                    for value in positional[0]:
+                        if isinstance(value, Obj) and value.kind in ("model", "layer"):
+                            obj.children.append(value)
+                elif method in names.BENIGN_METHODS:
+                    handled = True
+            if obj.kind == "optimizer" and method in ("apply_gradients", "apply", "minimize"):
+                handled = True
+                self._weights_use(node, f"{method}", positional, keywords)
+                self.emit("apply", node, target=obj)
+            if obj.kind == "tape" and method == "gradient":
+                handled = True
+                self._weights_use(node, "gradient", positional, keywords)
+                self.emit("gradient", node, target=obj)
+        if handled:
+            return tuple(result)
+        return None
+
+    def _weights_use(self, node, api, positional, keywords) -> None:
+        candidates = list(positional[1:2]) + [
+            keywords.get(k, NOTHING)
+            for k in ("sources", "var_list", "trainable_variables", "variables")
+        ]
+        if api == "apply_gradients":
+            candidates = [*positional[:1], keywords.get("grads_and_vars", NOTHING)]
+        lists = tuple(
+            value
+            for values in candidates
+            for value in flatten(values, through_zip=True)
+            if isinstance(value, WeightList)
+        )
+        if lists:
+            self.facts.weights_uses.append(WeightsUse(node, api, lists))
+
+    def call_ref(self, node, ref: Ref, positional, keywords, env) -> Values:
+        canonical = names.canonical(ref.name)
+        leaf = ref.name.rsplit(".", 1)[-1]
+        if canonical is None and self.resolve is not None:
+            function = self.resolve(ref.name)
+            if function is not None:
+                return self._call_function(function, tuple(positional), keywords, env)
+        if canonical is None:
+            if ref.name in ("zip", "enumerate", "reversed", "list", "tuple", "sorted", "iter"):
+                flat = tuple(v for vs in positional for v in vs)
+                if ref.name in ("enumerate", "zip"):
+                    return (*flat, Ref(ref.name))  # how the loop target unpacks
+                return flat
+            if ref.name == "setattr" and len(node.args) >= 3:
+                attr = node.args[1].value
+                if isinstance(attr, cst.SimpleString) and attr.evaluated_value == "trainable":
+                    self.trainable_write(positional[0], node.args[2].value, node, env)
+                return NOTHING
+            if ref.name.split(".")[0] in names.KERAS_FAMILY_ROOTS:
+                if leaf[:1].isupper() or leaf in ("from_preset",):
+                    return (self.new_obj("model", node, cls=ref.name, has_bn=None, trainable=True),)
+                return NOTHING
+            if ref.name == "tensorflow.GradientTape":
+                return (self.new_obj("tape", node, keras=False),)
+            if ref.name in BENIGN_CALLS or ref.name.split(".")[0] in (
+                "numpy",
+                "np",
+                "math",
+                "os",
+                "tensorflow",
+                "jax",
+                "torch",
+            ):
+                return tensor_union(tuple(v for vs in positional for v in vs))
+            self._havoc(node, positional, keywords)
+            return tensor_union(tuple(v for vs in positional for v in vs))
+        if canonical in names.MODEL_CONSTRUCTORS:
+            return (self.make_model(node, canonical, positional, keywords),)
+        if canonical.startswith("keras.applications."):
+            if not leaf[:1].isupper():
+                return NOTHING
+            model = self.new_obj(
+                "model", node, cls=f"keras.applications.{leaf}", structure="functional",
+                has_bn=names.application_has_bn(leaf),
+            )  # fmt: skip
+            return (model,)
+        if canonical in names.LOADERS:
+            return (self.new_obj("model", node, cls=canonical, has_bn=None, trainable=None),)
+        if canonical in names.INPUTS:
+            return (self.new_obj("tensor", node, cls=canonical),)
+        if canonical.startswith("keras.optimizers.") and leaf[:1].isupper():
+            return (self.new_obj("optimizer", node, cls=canonical, keras=False),)
+        if canonical.startswith("keras.layers.") and leaf[:1].isupper():
+            has_bn = leaf in names.BATCHNORM
+            return (self.new_obj("layer", node, cls=f"keras.layers.{leaf}", has_bn=has_bn),)
+        if canonical == "keras.callbacks.LambdaCallback":
+            for values in keywords.values():
+                for value in values:
+                    if isinstance(value, Function):
+                        self._in_callback(
+                            lambda f=value: self._call_function(f, (), {}, env, bind_unknown=True)
+                        )
+            return (self.new_obj("callback", node, keras=False),)
+        if canonical.startswith("keras.") and "." in canonical[6:] and leaf[:1].isupper():
+            return (self.new_obj("unknown", node, cls=canonical, keras=False),)
+        # keras.ops.*, keras.utils.* ...: Keras's own functions leave trainable alone.
+        return tensor_union(tuple(v for vs in positional for v in vs))
+
+    def make_model(self, node, canonical, positional, keywords) -> Obj:
+        structure = "sequential" if canonical == "keras.Sequential" else "functional"
+        model = self.new_obj("model", node, cls=canonical, structure=structure, has_bn=None)
+        if structure == "sequential":
+            layers = keywords.get("layers") or (positional[0] if positional else NOTHING)
+            for value in layers:
+                if isinstance(value, ListValue):
+                    for item in value.items:
+                        for obj in item:
+                            if (
+                                isinstance(obj, Obj)
+                                and obj.kind in ("model", "layer")
+                                and obj not in model.children
+                            ):
+                                model.children.append(obj)
+        else:
+            outputs = keywords.get("outputs") or (positional[1] if len(positional) > 1 else NOTHING)
+            for tensor in flatten(outputs):
+                if isinstance(tensor, Obj) and tensor.kind == "tensor":
+                    for source in sources(tensor):
+                        if source.kind in ("model", "layer") and source not in model.children:
+                            model.children.append(source)
+        return model
+
+    def call_layer(self, node: cst.Call, callee: Obj, positional, keywords) -> Obj:
+        training = None
+        for arg in node.args:
+            if arg.keyword is not None and arg.keyword.value == "training":
+                literal = bool_literal(arg.value)
+                training = Literal_(literal) if literal is not None else Literal_("unknown")
+        self.emit("call", node, target=callee, training=training)
+        tensor = self.new_obj("tensor", node)
+        tensor.sources.add(callee)
+        for values in [*positional, *keywords.values()]:
+            for value in flatten(values):
+                if isinstance(value, Obj) and value.kind == "tensor":
+                    tensor.sources |= sources(value)
+        return tensor
+
+    def instantiate(self, node, klass: Class, positional, keywords, env) -> Values:
+        self.instantiated.add(klass.node)
+        base = klass.keras_base
+        if base and base.startswith("keras.callbacks."):
+            return (
+                self._callback_instance(
+                    klass, env, args=tuple(positional), call=node, keywords=keywords
+                ),
+            )
+        if base in ("keras.Model", "keras.Sequential", "keras.layers.Layer"):
+            kind = "layer" if base == "keras.layers.Layer" else "model"
+            obj = self.new_obj(
+                kind, node, cls=klass.node.name.value, structure="subclassed", has_bn=None
+            )
+        else:
+            obj = self.new_obj("instance", node, keras=False)
+        obj.class_def = klass.node
+        init = find_method(klass.node, "__init__")
+        if init is not None:
+            self._call_function(
+                Function(init, klass.node), tuple(positional), keywords, env, self_value=obj
+            )
+        call = find_method(klass.node, "call")
+        if call is not None and obj.kind == "model":
+            obj.calls_training_false = passes_training_false(call)
+        obj.has_train_step = find_method(klass.node, "train_step") is not None
+        return (obj,)
+
+    def _callback_instance(self, klass: Class, env: Env, *, args, call, keywords=None) -> Obj:
+        callback = self.new_obj("callback", call or klass.node, keras=False)
+        callback.class_def = klass.node
+        model = self.new_obj("model", klass.node, cls="callback.model", has_bn=None, trainable=None)
+        callback.attrs["model"] = (model,)
+        self.instantiated.add(klass.node)
+
+        def analyse() -> None:
+            init = find_method(klass.node, "__init__")
+            if init is not None:
+                self._call_function(
+                    Function(init, klass.node),
+                    args,
+                    keywords or {},
+                    env,
+                    self_value=callback,
+                    bind_unknown=call is None,
+                )
+            for method in class_methods(klass.node):
+                if method.name.value.startswith("on_"):
+                    self._call_function(
+                        Function(method, klass.node),
+                        (),
+                        {},
+                        env,
+                        self_value=callback,
+                        bind_unknown=True,
+                    )
+
+        self._in_callback(analyse)
+        return callback
+
+    def _in_callback(self, work) -> None:
+        """Callback bodies run during fit: their events go to a timeline of their own."""
+        saved_flag, saved_seq = self.in_callback, self.seq
+        self.in_callback = True
+        self.seq = Seq()
+        self.facts.entries.append(self.seq)
+        try:
+            work()
+        finally:
+            self.in_callback, self.seq = saved_flag, saved_seq

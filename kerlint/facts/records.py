@@ -1,0 +1,166 @@
+"""The builder's records and the abstract values it binds names to.
+
+Besides the objects and events of `model.py`, the walk records what the syntactic rules
+read (attribute writes, weight-list mutations, discarded comparisons, the variables given
+to gradient APIs), and binds names to a few value shapes of its own (a model's `.layers`,
+its weight lists, a literal list or tuple).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from kerlint.facts.model import Event, Literal_, Obj, Seq, Value
+
+Values = tuple[Value, ...]
+Env = dict[str, Values]
+NOTHING: Values = ()
+
+
+@dataclass(frozen=True)
+class LayerList:
+    """`owner.layers`, maybe sliced: indexing gives a layer, iterating a loop variable."""
+
+    owner: Obj
+    selector: str = ".layers"
+    sliced: bool = False
+    small: bool = False
+
+
+@dataclass(frozen=True)
+class WeightList:
+    """`owner.weights` and friends: which list, of which object."""
+
+    owner: Obj
+    attr: str
+
+
+@dataclass(frozen=True)
+class ListValue:
+    items: tuple[Values, ...]
+
+
+@dataclass
+class AttributeWrite:
+    """`x.attr = value` (or `+=`): the statement, what `x` may be, and the value written."""
+
+    statement: cst.CSTNode
+    target: cst.Attribute
+    attr: str
+    owners: Values
+    value: cst.BaseExpression | None
+    operator: str = "="
+    in_callback: bool = False
+
+
+@dataclass
+class WeightMutation:
+    """An in-place change of a weight-list property (`m.trainable_weights.append(v)`)."""
+
+    node: cst.CSTNode
+    owners: Values
+    attr: str
+    how: str
+
+
+@dataclass
+class DiscardedComparison:
+    node: cst.CSTNode
+    owners: Values
+    comparison: cst.Comparison
+
+
+@dataclass
+class WeightsUse:
+    """Variables handed to tape.gradient / apply_gradients / apply / minimize."""
+
+    node: cst.Call
+    api: str
+    lists: tuple[WeightList, ...]
+
+
+@dataclass
+class Facts:
+    """What one walk learned: objects, the timelines, and the syntactic findings' inputs."""
+
+    uses_keras: bool = False
+    objects: list[Obj] = field(default_factory=list)
+    main: Seq = field(default_factory=Seq)
+    entries: list[Seq] = field(default_factory=list)  # uncalled functions, classes
+    events: list[Event] = field(default_factory=list)
+    attribute_writes: list[AttributeWrite] = field(default_factory=list)
+    weight_mutations: list[WeightMutation] = field(default_factory=list)
+    discarded_comparisons: list[DiscardedComparison] = field(default_factory=list)
+    weights_uses: list[WeightsUse] = field(default_factory=list)
+
+    @property
+    def timelines(self) -> list[Seq]:
+        return [self.main, *self.entries]
+
+
+def join(a: Env, b: Env) -> Env:
+    if a is b:
+        return a
+    joined = dict(a)
+    for key, values in b.items():
+        mine = joined.get(key)
+        if mine is None:
+            joined[key] = values
+        elif mine is not values:
+            joined[key] = mine + tuple(v for v in values if v not in mine)
+    return joined
+
+
+def class_base(canonical: str) -> str:
+    if canonical in (
+        "keras.Model",
+        "keras.models.Model",
+        "keras.Sequential",
+        "keras.trainers.Trainer",
+    ):
+        return "keras.Model"
+    if canonical.startswith("keras.callbacks."):
+        return canonical
+    if canonical.startswith("keras.layers.") or canonical == "keras.Layer":
+        return "keras.layers.Layer"
+    return canonical
+
+
+def flatten(values: Iterable, through_zip: bool = False) -> Iterable:
+    for value in values:
+        if isinstance(value, ListValue):
+            for item in value.items:
+                yield from flatten(item, through_zip)
+        else:
+            yield value
+
+
+def first(values: Values) -> Value | None:
+    return values[0] if len(values) == 1 else None
+
+
+def sources(tensor: Obj) -> set[Obj]:
+    return set(tensor.sources)
+
+
+def tensor_union(values: Values) -> Values:
+    tensors = [v for v in values if isinstance(v, Obj) and v.kind == "tensor"]
+    if not tensors:
+        return NOTHING
+    if len(tensors) == 1:
+        return (tensors[0],)
+    merged = Obj(kind="tensor", node=None)
+    for tensor in tensors:
+        merged.sources |= tensor.sources
+    return (merged,)
+
+
+def loop_name(var: Obj) -> str | None:
+    names_ = var.attrs.get("__loop_name__", ())
+    for value in names_:
+        if isinstance(value, Literal_):
+            return str(value.value)
+    return None
