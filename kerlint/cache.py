@@ -29,7 +29,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +156,8 @@ def _write_once(path: Path, content: str) -> None:
 
 def _atomic_write(target: Path, data: bytes) -> None:
     """Write beside `target`, then rename over it: readers never see a partial file."""
+    import tempfile  # only a run that writes pays for its import (random, shutil, ...)
+
     descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".part")
     try:
         with os.fdopen(descriptor, "wb") as file:

@@ -19,20 +19,23 @@ its process again is reported as KL000 instead of taking the run down.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import sys
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from kerlint.cache import Cache
 from kerlint.diagnostics import Diagnostic, Location
 from kerlint.engine import FileResult, applicable_rules, check_source
 from kerlint.rules import PARSE_ERROR, registry
 from kerlint.source import Source, SourceError, read_bytes, read_source
+
+if TYPE_CHECKING:  # multiprocessing and concurrent.futures cost ~20 ms to import: only
+    # a run that starts a pool pays for them (not the pre-commit run on one file).
+    import multiprocessing.context
+
+    from kerlint.cache import Cache
 
 # With fork a worker costs a few milliseconds; with spawn it imports kerlint again (about
 # 0.3 s of CPU). Below these amounts of text to parse, one process is faster.
@@ -138,6 +141,8 @@ def _check_pending(item: _Pending) -> tuple[list[Diagnostic], bool]:
 
 def _context() -> multiprocessing.context.BaseContext:
     """fork where it is safe and cheap (Linux): workers start with kerlint already imported."""
+    import multiprocessing
+
     if sys.platform.startswith("linux"):
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context("spawn")
@@ -149,14 +154,19 @@ def _parse_all(
     if not pending:
         return
     processes = min(jobs or default_jobs(), len(pending))
-    context = _context()
-    threshold = (
-        POOL_MIN_BYTES_FORK if context.get_start_method() == "fork" else POOL_MIN_BYTES_SPAWN
-    )
-    if processes <= 1 or sum(len(item.source.text) for item in pending) < threshold:
+    size = sum(len(item.source.text) for item in pending)
+    if processes <= 1 or size < POOL_MIN_BYTES_FORK:
         for item in pending:
             yield (item, *_check_pending(item))
         return
+    context = _context()
+    if context.get_start_method() != "fork" and size < POOL_MIN_BYTES_SPAWN:
+        for item in pending:
+            yield (item, *_check_pending(item))
+        return
+    from concurrent.futures import Future, ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
     # Biggest first: the longest jobs start at once, the small ones fill the gaps.
     ordered = sorted(pending, key=lambda item: len(item.source.text), reverse=True)
     unfinished: list[_Pending] = []
