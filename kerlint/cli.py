@@ -5,6 +5,7 @@ Exit codes: 0 nothing found, 1 diagnostics found, 2 usage or configuration error
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -39,6 +40,17 @@ class KerlintGroup(click.Group):
         except ConfigError as exc:
             click.echo(f"kerlint: error: {exc}", err=True)
             ctx.exit(2)
+
+    # `verify` is registered on first use: `kerlint check` (the pre-commit run) does not
+    # pay for importing its package (subprocess, tempfile, ...).
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        _register_optional_commands()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            _register_optional_commands()
+        return super().get_command(ctx, cmd_name)
 
 
 @click.group(cls=KerlintGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -127,7 +139,15 @@ def main() -> None:
 @click.pass_context
 def check(ctx: click.Context, paths: tuple[Path, ...], **options) -> None:
     """Check Python files, folders and notebooks for Keras freeze mistakes."""
-    from kerlint.runner import CheckRequest, execute
+    # Importing LibCST and kerlint makes ~100,000 long-lived objects and no garbage: with
+    # the cyclic GC paused they import ~7% faster, and frozen they are never scanned again
+    # by the collections that the check itself triggers.
+    gc.disable()
+    try:
+        from kerlint.runner import CheckRequest, execute
+    finally:
+        gc.freeze()
+        gc.enable()
 
     targets = list(paths) or [Path(".")]
     reading_stdin = targets == [Path("-")]
@@ -224,11 +244,10 @@ def explain(code: str) -> None:
 
 def _register_optional_commands() -> None:
     """`verify` lives in its own package; importing it never imports keras."""
+    if "verify" in main.commands:
+        return
     try:
         from kerlint.verify.command import verify
     except ImportError:  # pragma: no cover - the package ships it
         return
     main.add_command(verify)
-
-
-_register_optional_commands()
