@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import difflib
 import os
 import re
 import stat
-import tempfile
 import warnings
 from collections import Counter
 from collections.abc import Sequence
@@ -329,6 +327,8 @@ def _unfixed(result: FileResult, data: bytes, reason: str) -> FixOutcome:
 
 def unified_diff(label: str, before: str, after: str) -> str:
     """A unified diff of two texts, with git's marker for a missing final newline."""
+    import difflib  # imported by the runs that show a diff, not by every check
+
     lines = list(
         difflib.unified_diff(
             before.splitlines(keepends=True), after.splitlines(keepends=True), label, label
@@ -354,6 +354,8 @@ def atomic_write(path: Path, data: bytes) -> None:
         mode: int | None = stat.S_IMODE(target.stat().st_mode)
     except OSError:
         mode = None
+    import tempfile  # imported by the runs that write a fix, not by every check
+
     descriptor, temporary = tempfile.mkstemp(
         dir=target.parent, prefix=f".{target.name}.", suffix=".kerlint-tmp"
     )

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import click
 
-from kerlint import baseline
 from kerlint.config import Settings
 from kerlint.diagnostics import Diagnostic, Location
 from kerlint.discovery import discover
@@ -268,6 +267,10 @@ def _apply_baseline(
     request: CheckRequest, diagnostics: list[Diagnostic], context: ReportContext
 ) -> list[Diagnostic]:
     """`--write-baseline` records; `--baseline` (or the one just written) hides."""
+    if request.write_baseline is None and request.baseline is None:
+        return diagnostics
+    from kerlint import baseline  # only runs with a baseline pay for its import
+
     if request.write_baseline is not None:
         try:
             count = baseline.write(request.write_baseline, diagnostics, context.lines_of)

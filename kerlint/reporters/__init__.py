@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -60,8 +61,24 @@ def reporter(name: str) -> Callable[[Reporter], Reporter]:
     return register
 
 
+# The module that registers each built-in format: a run imports only the one it prints
+# (junit's XML and sarif's URL libraries are not free to import).
+_MODULE_OF = {
+    "concise": "text",
+    "full": "full",
+    "json": "json_",
+    "sarif": "sarif",
+    "github": "github",
+    "gitlab": "gitlab",
+    "junit": "junit",
+}
+
+
 def render(name: str, diagnostics: list[Diagnostic], context: ReportContext) -> str:
-    _load()
+    if name not in REPORTERS and name in _MODULE_OF:
+        importlib.import_module(f"kerlint.reporters.{_MODULE_OF[name]}")
+    if name not in REPORTERS:
+        _load()
     return REPORTERS[name](diagnostics, context)
 
 
