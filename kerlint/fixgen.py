@@ -16,6 +16,7 @@ import libcst as cst
 from kerlint.facts import FileFacts
 from kerlint.facts.model import Obj
 from kerlint.facts.names import canonical
+from kerlint.facts.syntax import dotted_name
 
 # Nodes whose `target` binds names.
 _BINDS = (cst.AssignTarget, cst.AnnAssign, cst.AugAssign, cst.For, cst.CompFor)
@@ -75,7 +76,7 @@ class _Indexer(cst.CSTVisitor):
             return
         if isinstance(node, cst.Import):
             for alias in node.names:
-                dotted = _dotted(alias.name)
+                dotted = dotted_name(alias.name)
                 if dotted is None:
                     continue
                 if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
@@ -86,7 +87,7 @@ class _Indexer(cst.CSTVisitor):
             return
         if node.relative or node.module is None or isinstance(node.names, cst.ImportStar):
             return
-        module = _dotted(node.module)
+        module = dotted_name(node.module)
         if module is None:
             return
         for alias in node.names:
@@ -107,15 +108,6 @@ def _index(facts: FileFacts) -> _ModuleIndex:
         facts.module.visit(_Indexer(index))
         facts._fixgen_index = index  # type: ignore[attr-defined]
     return index
-
-
-def _dotted(node: cst.CSTNode) -> str | None:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        inner = _dotted(node.value)
-        return f"{inner}.{node.attr.value}" if inner else None
-    return None
 
 
 def ancestors(facts: FileFacts, node: cst.CSTNode) -> Iterator[cst.CSTNode]:

@@ -560,12 +560,7 @@ class Builder(KerasApi):
                     owner.attrs[attr] = values
                     if owner.kind == "model" and owner.structure == "subclassed":
                         for value in values:
-                            if (
-                                isinstance(value, Obj)
-                                and value.kind in ("model", "layer")
-                                and value not in owner.children
-                            ):
-                                owner.children.append(value)
+                            owner.adopt(value)
             return env
         if isinstance(target, cst.Tuple | cst.List):
             items: list[Values] | None = None

@@ -102,8 +102,7 @@ class KerasApi(_Base):
                 elif method == "add" and positional:
                     handled = True
                     for value in positional[0]:
-                        if isinstance(value, Obj) and value.kind in ("model", "layer"):
-                            obj.children.append(value)
+                        obj.adopt(value)
                 elif method in names.BENIGN_METHODS:
                     handled = True
             if obj.kind == "optimizer" and method in ("apply_gradients", "apply", "minimize"):
@@ -211,19 +210,13 @@ class KerasApi(_Base):
                 if isinstance(value, ListValue):
                     for item in value.items:
                         for obj in item:
-                            if (
-                                isinstance(obj, Obj)
-                                and obj.kind in ("model", "layer")
-                                and obj not in model.children
-                            ):
-                                model.children.append(obj)
+                            model.adopt(obj)
         else:
             outputs = keywords.get("outputs") or (positional[1] if len(positional) > 1 else NOTHING)
             for tensor in flatten(outputs):
                 if isinstance(tensor, Obj) and tensor.kind == "tensor":
                     for source in sources(tensor):
-                        if source.kind in ("model", "layer") and source not in model.children:
-                            model.children.append(source)
+                        model.adopt(source)
         return model
 
     def call_layer(self, node: cst.Call, callee: Obj, positional, keywords) -> Obj:

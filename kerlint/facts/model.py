@@ -54,6 +54,15 @@ class Obj:
     def __repr__(self) -> str:
         return f"Obj#{self.id}({self.kind}, {self.cls or self.selector})"
 
+    def adopt(self, value: object) -> None:
+        """Record a model or layer as a part of this one (once)."""
+        if (
+            isinstance(value, Obj)
+            and value.kind in ("model", "layer")
+            and value not in self.children
+        ):
+            self.children.append(value)
+
     @property
     def is_model(self) -> bool:
         return self.kind == "model"

@@ -20,23 +20,21 @@ from kerlint.rules.base import Rule
 
 PARSE_ERROR = "KL000"
 
-_RULES: tuple[Rule, ...] = tuple(
-    module.RULE
-    for module in (
-        kl001_trainable_changed_after_training,
-        kl002_training_frozen_model,
-        kl003_batchnorm_unfrozen,
-        kl004_freeze_has_no_effect,
-        kl005_gradients_over_all_weights,
-        kl006_optimizer_reused_after_trainable_change,
-        kl007_trainable_weights_mutated,
-        kl008_trainable_not_bool,
-        kl009_trainable_misspelled,
-        kl010_trainable_compared_not_assigned,
-        kl011_trainable_changed_during_fit,
-        kl012_unfreeze_under_frozen_submodel,
-    )
+_MODULES = (
+    kl001_trainable_changed_after_training,
+    kl002_training_frozen_model,
+    kl003_batchnorm_unfrozen,
+    kl004_freeze_has_no_effect,
+    kl005_gradients_over_all_weights,
+    kl006_optimizer_reused_after_trainable_change,
+    kl007_trainable_weights_mutated,
+    kl008_trainable_not_bool,
+    kl009_trainable_misspelled,
+    kl010_trainable_compared_not_assigned,
+    kl011_trainable_changed_during_fit,
+    kl012_unfreeze_under_frozen_submodel,
 )
+_RULES: tuple[Rule, ...] = tuple(module.RULE for module in _MODULES)
 _BY_CODE = {rule.code: rule for rule in _RULES}
 
 
