@@ -113,7 +113,7 @@ def check_source(
         _reraise_when_debugging()
         return FileResult(source.path, [_internal_error(source.display, "parsing", exc)], source)
     try:
-        facts = FileFacts(module, text)
+        facts = FileFacts(module, text, source.to_cell if source.is_notebook else None)
         findings = [(rule, finding) for rule in rules for finding in rule.check(facts)]
         diagnostics = _to_diagnostics(source, facts, findings)
     except RecursionError:

@@ -149,3 +149,34 @@ def test_the_scanner_finds_every_value() -> None:
     for node, cell in zip(cells, json.loads(text)["cells"], strict=True):
         source = node.members["source"]
         assert json.loads(text[source.start : source.end]) == cell["source"]
+
+
+def test_messages_name_other_places_by_cell(tmp_path: Path) -> None:
+    """`compiled at cell 3, line 3`, not a row of the joined program the user never sees."""
+    import json
+
+    cells = [
+        "%matplotlib inline\nimport keras\nfrom keras import layers",
+        "base = keras.applications.VGG16(weights=None, include_top=False)\nbase.trainable = False",
+        "inputs = keras.Input((32, 32, 3))\n"
+        "model = keras.Model(inputs, layers.Dense(2)(layers.Flatten()(base(inputs))))\n"
+        "model.compile('adam', 'mse')\nmodel.fit(x, y)",
+        "base.trainable = True\nmodel.fit(x, y)",
+    ]
+    notebook = {
+        "cells": [
+            {"cell_type": "code", "metadata": {}, "source": c, "outputs": [], "execution_count": None}
+            for c in cells
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    path = tmp_path / "finetune.ipynb"
+    path.write_text(json.dumps(notebook))
+    from kerlint.engine import check_file
+
+    [diagnostic] = check_file(path, frozenset({"KL001"})).diagnostics
+    assert (diagnostic.cell, diagnostic.location.row) == (4, 1)
+    assert "started at cell 3, line 4 (compiled at cell 3, line 3" in diagnostic.message
+    assert "trained again at cell 4, line 2" in diagnostic.message

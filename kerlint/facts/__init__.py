@@ -7,7 +7,7 @@ states before every event and the line/column of any node.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cached_property
 
 import libcst as cst
@@ -22,9 +22,15 @@ __all__ = ["FileFacts", "LayerList", "WeightList", "is_keras"]
 
 
 class FileFacts:
-    def __init__(self, module: cst.Module, text: str) -> None:
+    def __init__(
+        self,
+        module: cst.Module,
+        text: str,
+        to_cell: Callable[[int], tuple[int | None, int]] | None = None,
+    ) -> None:
         self.module = module
         self.text = text
+        self._to_cell = to_cell
         self.facts: Facts = build_facts(module)
 
     # -- what the builder saw
@@ -77,6 +83,15 @@ class FileFacts:
             return self._positions[node].start.line
         except KeyError:
             return 0
+
+    def at(self, node: cst.CSTNode | None) -> str:
+        """`line 12`, or `cell 3, line 4` in a notebook: how messages name another place."""
+        row = self.line(node)
+        if self._to_cell is not None:
+            cell, cell_row = self._to_cell(row)
+            if cell is not None:
+                return f"cell {cell}, line {cell_row}"
+        return f"line {row}"
 
     def code(self, node: cst.CSTNode) -> str:
         return self.module.code_for_node(node).strip()

@@ -35,8 +35,11 @@ def short_class(obj: Obj) -> str | None:
     return obj.cls.rsplit(".", 1)[-1] if obj.cls else None
 
 
-def lines(facts: FileFacts, events) -> str:
-    numbers = sorted({facts.line(event.node) for event in events})
-    if len(numbers) == 1:
-        return f"line {numbers[0]}"
-    return "lines " + ", ".join(str(n) for n in numbers)
+def places(facts: FileFacts, events) -> str:
+    """`line 12`, `lines 12, 15`, or cells in a notebook: the other places a message names."""
+    found = sorted({(facts.line(event.node), facts.at(event.node)) for event in events})
+    if len(found) == 1:
+        return found[0][1]
+    if all(text.startswith("line ") for _, text in found):
+        return "lines " + ", ".join(str(row) for row, _ in found)
+    return "; ".join(text for _, text in found)

@@ -32,16 +32,12 @@ def check(facts: FileFacts) -> Iterator[Finding]:
                     continue
                 name = called_on(facts, train)
                 compiled = state.compile_of(model)
-                since = (
-                    f"compiled at line {facts.line(compiled.node)}, "
-                    if compiled is not None
-                    else ""
-                )
+                since = f"compiled at {facts.at(compiled.node)}, " if compiled is not None else ""
                 yield Finding(
                     origin.node,
                     f"`{assigned_target(facts, origin)}` changes what `{name}` trains after it "
-                    f"started at line {facts.line(start.event.node)} ({since}trained again at line "
-                    f"{facts.line(train.node)} by `{method_of(train)}`) without a new `compile()`: "
+                    f"started at {facts.at(start.event.node)} ({since}trained again at "
+                    f"{facts.at(train.node)} by `{method_of(train)}`) without a new `compile()`: "
                     "Keras fixed the trained variables when training first ran, so TensorFlow "
                     "silently keeps the old set, PyTorch raises 'Unknown variable' and JAX raises "
                     f"and loses the weights. Call `{name}.compile(...)` again, with a new "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kerlint.facts import FileFacts
-from kerlint.rules._helpers import called_on, lines, method_of
+from kerlint.rules._helpers import called_on, method_of, places
 from kerlint.rules.base import TRAINABLE_WRITE, Finding, Rule
 
 
@@ -33,7 +33,7 @@ def check(facts: FileFacts) -> Iterator[Finding]:
         yield Finding(
             train.node,
             f"`{name}.{method_of(train)}` trains `{name}` while its `trainable` is False (set at "
-            f"{lines(facts, origins)}), so `{name}.trainable_weights` is empty and nothing "
+            f"{places(facts, origins)}), so `{name}.trainable_weights` is empty and nothing "
             "learns: Keras 3 reads the flag when training runs, not at `compile()`. Set "
             f"`{name}.trainable = True` before training it (for a GAN, back to False before "
             "training the combined model).",

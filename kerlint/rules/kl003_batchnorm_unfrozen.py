@@ -62,14 +62,14 @@ def _message(facts: FileFacts, origin, holder: Obj, train) -> str:
         if e.target is holder and e.training is not None and e.training.value is False
     ]
     although = (
-        f" (the `training=False` at line {facts.line(calls[0].node)} does not prevent this in a "
+        f" (the `training=False` at {facts.at(calls[0].node)} does not prevent this in a "
         "functional model in Keras 3)"
         if calls
         else ""
     )
     return (
         f"`{assigned_target(facts, origin)}` unfreezes the BatchNormalization layers of "
-        f"{name}, and `{called_on(facts, train)}.fit` at line {facts.line(train.node)} trains "
+        f"{name}, and `{called_on(facts, train)}.fit` at {facts.at(train.node)} trains "
         "them: they switch to batch statistics and overwrite the pretrained moving mean and "
         f"variance{although}. Keep them frozen after unfreezing: `for layer in "
         f"{holder.describe()}.layers: "

@@ -37,8 +37,8 @@ def check(facts: FileFacts) -> Iterator[Finding]:
             yield Finding(
                 compile_.node,
                 f"`{name}.compile` reuses the optimizer `{optimizer_code}`, which was built for "
-                f"the variables `{name}` trained at line {facts.line(built.event.node)}; "
-                f"`trainable` changed since (line {facts.line(changed[0].node)}). A Keras "
+                f"the variables `{name}` trained at {facts.at(built.event.node)}; "
+                f"`trainable` changed since ({facts.at(changed[0].node)}). A Keras "
                 "optimizer only accepts the variables it was built with: 'Unknown variable' on "
                 "TensorFlow and PyTorch, a broken model on JAX. Pass a new optimizer instance.",
                 fix=_new_optimizer(facts, compile_),

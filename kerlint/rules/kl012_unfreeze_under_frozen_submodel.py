@@ -27,8 +27,8 @@ def check(facts: FileFacts) -> Iterator[Finding]:
                             origin.node,
                             f"`{assigned_target(facts, origin)}` unfreezes a layer of "
                             f"`{sub.describe()}`, whose own `trainable` stays False: Keras 3 "
-                            f"trains it through `{called_on(facts, train)}` (line "
-                            f"{facts.line(train.node)}) but `trainable_weights` of the sub-model "
+                            f"trains it through `{called_on(facts, train)}` ("
+                            f"{facts.at(train.node)}) but `trainable_weights` of the sub-model "
                             "reports nothing, a `.keras` reload flips its flag, and tf.keras 2 "
                             "would not train it. Set the sub-model trainable, then freeze the "
                             "layers to keep frozen.",
