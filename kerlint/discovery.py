@@ -96,8 +96,9 @@ class _Folder:
     ignores: list[_Ignore]
 
 
-def _open_folder(directory: Path, ignores: list[_Ignore], visited: set[str]) -> _Folder | None:
-    real = _real(str(directory))
+def _open_folder(
+    directory: Path, real: str, ignores: list[_Ignore], visited: set[str]
+) -> _Folder | None:
     if real in visited:  # symlink loops, two links to one folder
         return None
     visited.add(real)
@@ -114,11 +115,11 @@ def _walk(top: Path, ignores: list[_Ignore], settings: Settings) -> Iterator[tup
     """(file, its real path) in name order, depth first.
 
     An explicit stack, not recursion: a tree deeper than Python's recursion limit is
-    walked all the same. A file's real path is its folder's plus its name unless the file
-    is a symlink itself: one `realpath` per folder rather than one per file.
+    walked all the same. An entry's real path is its folder's plus its name unless the entry
+    is a symlink itself: `realpath` (a `lstat` per path component) only for symlinks.
     """
     visited: set[str] = set()
-    first = _open_folder(top, ignores, visited)
+    first = _open_folder(top, _real(str(top)), ignores, visited)
     stack = [first] if first else []
     while stack:
         folder = stack[-1]
@@ -137,7 +138,8 @@ def _walk(top: Path, ignores: list[_Ignore], settings: Settings) -> Iterator[tup
         ):
             continue
         if is_dir:
-            inner = _open_folder(path, folder.ignores, visited)
+            real = _real(entry.path) if is_link else os.path.join(folder.real, entry.name)
+            inner = _open_folder(path, real, folder.ignores, visited)
             if inner:
                 stack.append(inner)
         elif entry.name.endswith(PYTHON_SUFFIXES):
