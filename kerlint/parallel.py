@@ -19,7 +19,9 @@ its process again is reported as KL000 instead of taking the run down.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -170,7 +172,13 @@ def _parse_all(
     # Biggest first: the longest jobs start at once, the small ones fill the gaps.
     ordered = sorted(pending, key=lambda item: len(item.source.text), reverse=True)
     unfinished: list[_Pending] = []
-    with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(
+        max_workers=processes,
+        mp_context=context,
+        initializer=_worker_start,
+        initargs=(os.getpid(),),
+    )
+    try:
         futures: list[tuple[_Pending, Future]] = [
             (item, pool.submit(_check_pending, item)) for item in ordered
         ]
@@ -180,11 +188,30 @@ def _parse_all(
             except BrokenProcessPool:
                 unfinished.append(item)
                 continue
-            except Exception:  # e.g. a result that would not pickle: do it here instead
+            except Exception:  # the file or its result would not travel: check it here
                 diagnostics, parsed = _check_pending(item)
             yield item, diagnostics, parsed
+    finally:
+        # Ctrl-C or an error here: drop the queued files rather than wait for them.
+        pool.shutdown(wait=True, cancel_futures=True)
     for item in unfinished:
         yield (item, *_check_isolated(item, context))
+
+
+def _worker_start(parent: int) -> None:  # pragma: no cover - runs in the workers
+    """A worker ignores Ctrl-C (the parent stops the pool) and dies with its parent.
+
+    Without the second, a parent killed outright (OOM killer, SIGKILL) would leave workers
+    blocked on the task queue forever, holding the terminal's or pre-commit's pipes open.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(1)
 
 
 def _check_isolated(
