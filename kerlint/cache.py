@@ -29,6 +29,7 @@ import hashlib
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -155,10 +156,16 @@ def _write_once(path: Path, content: str) -> None:
 
 
 def _atomic_write(target: Path, data: bytes) -> None:
-    """Write beside `target`, then rename over it: readers never see a partial file."""
-    import tempfile  # only a run that writes pays for its import (random, shutil, ...)
+    """Write beside `target`, then rename over it: readers never see a partial file.
 
-    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".part")
+    The temporary name is unique to this process and call (O_EXCL makes sure), so that
+    concurrent runs never write into one another's file; `tempfile` is not used because
+    importing it costs the pre-commit run more than the write itself.
+    """
+    global _writes
+    _writes += 1
+    temporary = target.parent / f".tmp-{os.getpid()}-{_writes}-{time.monotonic_ns()}.part"
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
         with os.fdopen(descriptor, "wb") as file:
             file.write(data)
@@ -167,6 +174,9 @@ def _atomic_write(target: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+_writes = 0
 
 
 def _location(location: Location) -> list[int]:
