@@ -94,23 +94,6 @@ def check_paths(
     return [result for result in results if result is not None]
 
 
-def check_data(
-    path: Path, display: str, data: bytes, codes: frozenset[str], cache: Cache | None = None
-) -> FileResult:
-    """One file given as bytes (stdin), through the same prefilter and cache."""
-    try:
-        source = read_source(path, display, data)
-    except SourceError as exc:
-        return _error_result(path, display, exc)
-    outcome = _prefilter_and_lookup(0, source, codes, data, cache)
-    if isinstance(outcome, FileResult):
-        return outcome
-    item, diagnostics, parsed = next(iter(_parse_all([outcome], jobs=1)))
-    if cache is not None and item.key is not None:
-        cache.put(item.key, diagnostics, parsed)
-    return FileResult(path, diagnostics, source, parsed)
-
-
 def _error_result(path: Path, display: str, exc: SourceError) -> FileResult:
     location = Location(max(exc.row, 1), max(exc.column, 1))
     return FileResult(
