@@ -221,6 +221,8 @@ class Builder(KerasApi):
 
     # ------------------------------------------------------------------ statements
     def exec_block(self, body: Sequence[cst.CSTNode], env: Env, module_level: bool = False) -> Env:
+        """Run statements in order. The block owns `env` and updates it in place; whoever
+        needs the environment before the block (a branch, a loop) passes a copy."""
         for statement in body:
             env = self.exec_statement(statement, env)
             if module_level:
@@ -249,7 +251,6 @@ class Builder(KerasApi):
                     env = self.bind(item.asname.name, values, env)
             return self.exec_block(node.body.body, env)
         if isinstance(node, cst.FunctionDef):
-            env = dict(env)
             env[node.name.value] = (Function(node),)
             self.functions.append((node, env))
             return env
@@ -263,7 +264,6 @@ class Builder(KerasApi):
     def exec_small(self, node: cst.BaseSmallStatement, line: cst.CSTNode, env: Env) -> Env:
         statement = node  # findings point at the statement itself, not its whole line
         if isinstance(node, cst.Import):
-            env = dict(env)
             for alias in node.names:
                 dotted = dotted_name(alias.name)
                 if dotted is None:
@@ -305,7 +305,6 @@ class Builder(KerasApi):
                 )
                 return env
             if isinstance(node.target, cst.Name):
-                env = dict(env)
                 env[node.target.value] = env.get(node.target.value, NOTHING) + values
             return env
         if isinstance(node, cst.Expr):
@@ -358,7 +357,6 @@ class Builder(KerasApi):
             self.facts.uses_keras = True
         if isinstance(node.names, cst.ImportStar):
             return env
-        env = dict(env)
         for alias in node.names:
             name = dotted_name(alias.name)
             if name is None:
@@ -383,7 +381,7 @@ class Builder(KerasApi):
         saved_guard = self.guard
         then_seq, else_seq = Seq(), Seq()
         self.guard = then_guard if then_guard is not None else saved_guard
-        then_env = self._in_seq(then_seq, lambda: self.exec_block(node.body.body, env))
+        then_env = self._in_seq(then_seq, lambda: self.exec_block(node.body.body, dict(env)))
         self.guard = else_guard if else_guard is not None else saved_guard
         if node.orelse is None:
             else_env = env
@@ -461,7 +459,7 @@ class Builder(KerasApi):
 
     def _loop(self, body, orelse, env: Env, at_least_once: bool = False) -> Env:
         loop = Loop(Seq(), Seq(), at_least_once)
-        body_env = self._in_seq(loop.body, lambda: self.exec_block(body, env))
+        body_env = self._in_seq(loop.body, lambda: self.exec_block(body, dict(env)))
         joined = join(env, body_env)
         if orelse is not None:
             joined = self._in_seq(loop.orelse, lambda: self.exec_block(orelse.body.body, joined))
@@ -470,12 +468,12 @@ class Builder(KerasApi):
 
     def exec_try(self, node, env: Env) -> Env:
         body_seq = Seq()
-        body_env = self._in_seq(body_seq, lambda: self.exec_block(node.body.body, env))
+        body_env = self._in_seq(body_seq, lambda: self.exec_block(node.body.body, dict(env)))
         alternatives = [Seq()]
         envs = [body_env]
         if node.orelse is not None:
             envs[0] = self._in_seq(
-                alternatives[0], lambda: self.exec_block(node.orelse.body.body, body_env)
+                alternatives[0], lambda: self.exec_block(node.orelse.body.body, dict(body_env))
             )
         for handler in node.handlers:
             seq = Seq()
@@ -499,7 +497,7 @@ class Builder(KerasApi):
         seqs, envs = [], []
         for body in bodies:
             seq = Seq()
-            envs.append(self._in_seq(seq, lambda b=body: self.exec_block(b, env)))
+            envs.append(self._in_seq(seq, lambda b=body: self.exec_block(b, dict(env))))
             seqs.append(seq)
         self.seq.items.append(Branch(seqs))
         result = envs[0]
@@ -528,7 +526,6 @@ class Builder(KerasApi):
                 elif isinstance(value, Class) and value.keras_base:
                     bases.append(value.keras_base)
         klass = Class(node, tuple(bases))
-        env = dict(env)
         env[node.name.value] = (klass,)
         self.classes.append((klass, env))
         return env
@@ -536,7 +533,6 @@ class Builder(KerasApi):
     # ------------------------------------------------------------------ assignment
     def assign(self, target, values: Values, value_node, statement, env: Env) -> Env:
         if isinstance(target, cst.Name):
-            env = dict(env)
             env[target.value] = values
             for value in values:
                 if isinstance(value, Obj) and value.label is None:
@@ -587,7 +583,6 @@ class Builder(KerasApi):
 
     def bind(self, target, values: Values, env: Env) -> Env:
         if isinstance(target, cst.Name):
-            env = dict(env)
             env[target.value] = values
         elif isinstance(target, cst.Tuple | cst.List):
             for element in target.elements:

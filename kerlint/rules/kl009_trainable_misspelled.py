@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 
@@ -30,6 +31,7 @@ def distance(a: str, b: str) -> int:
     return rows[-1][-1]
 
 
+@functools.lru_cache(maxsize=4096)
 def is_misspelling(attr: str) -> bool:
     if attr == TARGET or attr.startswith("_"):
         return False
