@@ -70,7 +70,9 @@ def test_pyproject_configuration(project: Path, run_cli) -> None:
     (project / "bad.py").write_text(BAD)
     (project / "pyproject.toml").write_text('[tool.kerlint]\nignore = ["KL008"]\n')
     assert run_cli("check", "bad.py").exit_code == 0
-    (project / "pyproject.toml").write_text('[tool.kerlint]\nper-file-ignores = {"bad.py" = ["KL008"]}\n')
+    (project / "pyproject.toml").write_text(
+        '[tool.kerlint]\nper-file-ignores = {"bad.py" = ["KL008"]}\n'
+    )
     assert run_cli("check", ".").exit_code == 0
     (project / "pyproject.toml").write_text('[tool.kerlint]\nextend-exclude = ["bad.py"]\n')
     assert run_cli("check", ".").exit_code == 0

@@ -165,7 +165,13 @@ def test_messages_name_other_places_by_cell(tmp_path: Path) -> None:
     ]
     notebook = {
         "cells": [
-            {"cell_type": "code", "metadata": {}, "source": c, "outputs": [], "execution_count": None}
+            {
+                "cell_type": "code",
+                "metadata": {},
+                "source": c,
+                "outputs": [],
+                "execution_count": None,
+            }
             for c in cells
         ],
         "metadata": {},

@@ -7,12 +7,12 @@ import re
 from pathlib import Path
 
 import pytest
+from test_rule_fixtures import expected_errors
 
 from kerlint.docs import page_path, pages_dir
 from kerlint.engine import check_source
 from kerlint.rules import registry
 from kerlint.source import Source
-from test_rule_fixtures import expected_errors
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = registry.all_rules()
