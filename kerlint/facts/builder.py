@@ -53,7 +53,6 @@ from kerlint.facts.records import (
     class_base,
     flatten,
     join,
-    loop_name,
     tensor_union,
 )
 from kerlint.facts.syntax import (
@@ -109,6 +108,9 @@ class Builder(KerasApi):
         self.classes: list[tuple[Class, Env]] = []
         self.guard: Guard | None = None
         self.loop_vars: list[Obj] = []
+        # The names the enclosing loops over layers bind (a loop variable object is shared by
+        # every loop over the same layers, so the names belong to the loop, not the object).
+        self.loop_names: list[str] = []
         self.in_callback = False
         self.work = 0
         self.splices = itertools.count(1)
@@ -401,8 +403,7 @@ class Builder(KerasApi):
         """Inside a loop over layers: does this test pick BatchNormalization layers?"""
         if not self.loop_vars:
             return None, None
-        loop_names = {loop_name(var) for var in self.loop_vars} - {None}
-        if not mentions(test, loop_names):
+        if not mentions(test, set(self.loop_names)):
             return None, None
         negated = False
         while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
@@ -430,10 +431,10 @@ class Builder(KerasApi):
                     loop_values.extend(item)
         env = self._bind_loop_target(node.target, tuple(loop_values), iterable, env)
         pushed = [v for v in loop_values if isinstance(v, Obj) and v.parent is not None]
-        names_ = {target_name(node.target)}
-        for var in pushed:
-            var.attrs.setdefault("__loop_name__", tuple(Literal_(n) for n in names_ if n))
+        name = target_name(node.target) if pushed else None
         self.loop_vars.extend(pushed)
+        if name is not None:
+            self.loop_names.append(name)
         saved_guard = self.guard
         if pushed:
             self.guard = None
@@ -442,6 +443,8 @@ class Builder(KerasApi):
         finally:
             self.guard = saved_guard
             del self.loop_vars[len(self.loop_vars) - len(pushed) :]
+            if name is not None:
+                self.loop_names.pop()
 
     def _bind_loop_target(self, target, loop_values: Values, iterable: Values, env: Env) -> Env:
         """`for layer in ...`, `for i, layer in enumerate(...)`, `for a, b in zip(x, y)`."""
@@ -839,10 +842,10 @@ class Builder(KerasApi):
         frame = Frame(Seq())
         self.seq.items.append(frame)
         saved_seq, saved_ctx = self.seq, self.ctx
-        saved_loop_vars, saved_guard = self.loop_vars, self.guard
+        saved_loops = self.loop_vars, self.loop_names, self.guard
         self.seq = frame.body
         self.ctx = (*self.ctx, next(self.splices))  # each splice makes its own objects
-        self.loop_vars, self.guard = [], None
+        self.loop_vars, self.loop_names, self.guard = [], [], None
         self.stack.append(node)
         self.returns.append([])
         closure = dict(self.module_env)
@@ -857,5 +860,5 @@ class Builder(KerasApi):
             returned = self.returns.pop()
             self.stack.pop()
             self.seq, self.ctx = saved_seq, saved_ctx
-            self.loop_vars, self.guard = saved_loop_vars, saved_guard
+            self.loop_vars, self.loop_names, self.guard = saved_loops
         return tuple(v for values in returned for v in values)

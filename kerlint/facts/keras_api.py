@@ -127,7 +127,7 @@ class KerasApi(_Base):
         lists = tuple(
             value
             for values in candidates
-            for value in flatten(values, through_zip=True)
+            for value in flatten(values)
             if isinstance(value, WeightList)
         )
         if lists:

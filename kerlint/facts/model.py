@@ -63,10 +63,6 @@ class Obj:
         ):
             self.children.append(value)
 
-    @property
-    def is_model(self) -> bool:
-        return self.kind == "model"
-
     def describe(self) -> str:
         """A short human name: `base`, `model.layers[0]`."""
         if self.parent is not None and self.selector:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from kerlint.facts.model import Event, Literal_, Obj, Seq, Value
+from kerlint.facts.model import Event, Obj, Seq, Value
 
 Values = tuple[Value, ...]
 Env = dict[str, Values]
@@ -129,11 +129,11 @@ def class_base(canonical: str) -> str:
     return canonical
 
 
-def flatten(values: Iterable, through_zip: bool = False) -> Iterable:
+def flatten(values: Iterable) -> Iterable:
     for value in values:
         if isinstance(value, ListValue):
             for item in value.items:
-                yield from flatten(item, through_zip)
+                yield from flatten(item)
         else:
             yield value
 
@@ -156,11 +156,3 @@ def tensor_union(values: Values) -> Values:
     for tensor in tensors:
         merged.sources |= tensor.sources
     return (merged,)
-
-
-def loop_name(var: Obj) -> str | None:
-    names_ = var.attrs.get("__loop_name__", ())
-    for value in names_:
-        if isinstance(value, Literal_):
-            return str(value.value)
-    return None
