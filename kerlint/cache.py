@@ -191,6 +191,7 @@ def _dump(diagnostic: Diagnostic) -> dict[str, Any]:
         "location": _location(diagnostic.location),
         "end": _location(diagnostic.end_location),
         "cell": diagnostic.cell,
+        "keras": diagnostic.keras,
         "fix": None
         if fix is None
         else {
@@ -242,6 +243,11 @@ def _load(item: dict[str, Any], display: str) -> Diagnostic:
             )
         fix = Fix(_str(raw_fix["message"]), tuple(edits), applicability)  # type: ignore[arg-type]
     cell = item["cell"]
+    keras = item.get("keras")
+    if keras is not None and not (
+        isinstance(keras, dict) and all(isinstance(k, str) for k in keras)
+    ):
+        raise TypeError("not a keras decision")
     return Diagnostic(
         _str(item["code"]),
         _str(item["message"]),
@@ -250,4 +256,5 @@ def _load(item: dict[str, Any], display: str) -> Diagnostic:
         _load_location(item["end"]),
         fix,
         None if cell is None else _int(cell),
+        keras=keras,
     )

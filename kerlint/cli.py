@@ -79,6 +79,17 @@ def main() -> None:
     help="Use this configuration file.",
 )
 @click.option("--isolated", is_flag=True, help="Ignore every configuration file.")
+@click.option(
+    "--keras",
+    "keras_version",
+    type=click.Choice(["auto", "2", "3"]),
+    help="Which Keras the code runs (default: auto, inferred from the project's pins).",
+)
+@click.option(
+    "--target-keras",
+    type=click.Choice(["3"]),
+    help="Also report what changes silently when a Keras 2 project moves to Keras 3.",
+)
 @click.option("--output-format", type=click.Choice(FORMATS), default="concise", show_default=True)
 @click.option(
     "-o",
@@ -165,6 +176,8 @@ def check(ctx: click.Context, paths: tuple[Path, ...], **options) -> None:
         extend_select=_split_codes(options["extend_select"]),
         exclude=_split_codes(options["exclude"]) if options["exclude"] else None,
         extend_exclude=_split_codes(options["extend_exclude"]),
+        keras=options["keras_version"],
+        target_keras=options["target_keras"],
     )
     missing = [str(p) for p in targets if str(p) != "-" and not p.exists()]
     if missing:

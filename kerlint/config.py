@@ -26,7 +26,13 @@ KNOWN_KEYS = {
     "extend-exclude",
     "per-file-ignores",
     "verify",
+    "keras",
+    "target-keras",
 }
+
+# Which Keras the code runs: "auto" infers it per file from the project (kerlint.keras_version).
+KERAS_CHOICES = ("auto", "2", "3")
+TARGET_KERAS_CHOICES = ("3",)
 
 DEFAULT_EXCLUDES = (
     ".bzr",
@@ -114,6 +120,10 @@ class Settings:
     )
     per_file_ignores: list[tuple[pathspec.PathSpec, frozenset[str]]] = field(default_factory=list)
     verify: dict = field(default_factory=dict)
+    # "auto", "2" or "3": the Keras the code is judged by (per-file pragmas still win).
+    keras: str = "auto"
+    # "3": also report what changes silently on the upgrade to Keras 3 (None: no upgrade view).
+    target_keras: str | None = None
 
     def codes_for(self, path: Path) -> frozenset[str]:
         """The selected codes minus the per-file ignores matching this path."""
@@ -176,6 +186,8 @@ def resolve_settings(
     exclude: Sequence[str] | None = None,
     extend_exclude: Sequence[str] = (),
     per_file_ignores: Sequence[str] = (),
+    keras: str | None = None,
+    target_keras: str | None = None,
 ) -> Settings:
     """Merge the config file (if any) and the command line into Settings."""
     from kerlint.rules import registry
@@ -235,6 +247,8 @@ def resolve_settings(
     verify = table.get("verify", {})
     if not isinstance(verify, dict):
         raise ConfigError(f"{origin}: `verify` must be a table")
+    keras_value = _choice(table, "keras", KERAS_CHOICES, origin, keras) or "auto"
+    target_value = _choice(table, "target-keras", TARGET_KERAS_CHOICES, origin, target_keras)
     root = config_path.parent.resolve() if config_path else start.resolve()
     if root.is_file():
         root = root.parent
@@ -245,4 +259,25 @@ def resolve_settings(
         exclude=pathspec.GitIgnoreSpec.from_lines(patterns),
         per_file_ignores=pfi,
         verify=verify,
+        keras=keras_value,
+        target_keras=target_value,
     )
+
+
+def _choice(
+    table: dict, key: str, choices: Sequence[str], origin: str, override: str | None
+) -> str | None:
+    """A setting that takes one of a few strings: the command line's value, else the file's."""
+    if override is not None:
+        value, where = override, f"--{key}"
+    elif key in table:
+        value, where = table[key], origin
+    else:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or value not in choices:
+        raise ConfigError(
+            f"{where}: `{key}` must be one of {', '.join(repr(c) for c in choices)}, got {value!r}"
+        )
+    return value

@@ -46,6 +46,9 @@ class Diagnostic:
     fix: Fix | None = None
     # Notebooks: the 1-based code cell the location is in (rows are then cell-relative).
     cell: int | None = None
+    # Which Keras the finding assumed and why: {"version": "2" | "3" | None, "because": "..."}
+    # (None: a KL000, or a rule whose verdict is the same in every Keras).
+    keras: dict | None = field(default=None, compare=False)
     # Filled by `check --verify`: runtime evidence for a static finding.
     verification: dict | None = field(default=None, compare=False)
 
