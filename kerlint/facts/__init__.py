@@ -14,11 +14,12 @@ import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from kerlint.facts.builder import build_facts, is_keras
+from kerlint.facts.mode import DEFAULT_MODE, KerasMode
 from kerlint.facts.model import Event, Obj
 from kerlint.facts.records import Facts, LayerList, WeightList
 from kerlint.facts.states import Analysis, Flag, ObjectGraph, State, keys_of
 
-__all__ = ["FileFacts", "LayerList", "WeightList", "is_keras"]
+__all__ = ["FileFacts", "KerasMode", "LayerList", "WeightList", "is_keras"]
 
 
 class FileFacts:
@@ -27,8 +28,10 @@ class FileFacts:
         module: cst.Module,
         text: str,
         to_cell: Callable[[int], tuple[int | None, int]] | None = None,
+        mode: KerasMode = DEFAULT_MODE,
     ) -> None:
         self.module = module
+        self.mode = mode
         self.text = text
         self._to_cell = to_cell
         self.facts: Facts = build_facts(module)

@@ -1,0 +1,52 @@
+"""Which Keras a file is judged by: a fact of the file, like an object's class.
+
+Keras 2 fixes the trainable state at `compile()`; Keras 3 reads it when training first
+runs. Rules read `FileFacts.mode` and never derive the version themselves: the decision
+(from configuration, a pragma, the project's pins or code hints) is made before the facts
+are built, by `kerlint.keras_version`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+KerasVersion = Literal["2", "3"]
+
+
+@dataclass(frozen=True)
+class KerasMode:
+    """The Keras a file runs (None: unknown, the portable reading) and why kerlint thinks so."""
+
+    version: KerasVersion | None = "3"
+    because: str = "the default"
+    # "3": also report what changes silently on the upgrade of a Keras 2 project to Keras 3.
+    target: KerasVersion | None = None
+
+    @property
+    def keras2(self) -> bool:
+        return self.version == "2"
+
+    @property
+    def keras3(self) -> bool:
+        return self.version == "3"
+
+    @property
+    def unknown(self) -> bool:
+        return self.version is None
+
+    @property
+    def upgrade_view(self) -> bool:
+        """Report Keras-2-correct code that breaks on Keras 3 (on a Keras 2 or unknown file)."""
+        return self.target == "3" and self.version != "3"
+
+    def as_json(self) -> dict[str, str | None]:
+        return {"version": self.version, "because": self.because}
+
+    def describe(self) -> str:
+        """How messages name the assumption: `Keras 2 (tensorflow==2.15.0 in requirements.txt)`."""
+        name = f"Keras {self.version}" if self.version else "an unknown Keras version"
+        return f"{name} ({self.because})"
+
+
+DEFAULT_MODE = KerasMode()
