@@ -11,8 +11,10 @@ started after that compile.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from kerlint.facts.model import Branch, Event, Frame, Loop, Obj, Seq
 
@@ -31,21 +33,31 @@ class Flag:
 
 
 @dataclass(frozen=True)
-class Start:
-    """A model's first start (fit, evaluate...) after its last compile, and the flags then."""
+class Snapshot:
+    """The flags of a model's parts at one event: its compile (what Keras 2 trains with) or
+    its first start after that compile (what Keras 3 trains with)."""
 
     event: Event
-    snapshot: tuple[tuple[Key, bool | None], ...]
+    flags: tuple[tuple[Key, Flag], ...]
+
+    def flag(self, key: Key) -> Flag | None:
+        for k, flag in self.flags:
+            if k == key:
+                return flag
+        return None
 
     def value(self, key: Key) -> bool | str | None:
-        for k, v in self.snapshot:
-            if k == key:
-                return v
-        return "absent"
+        flag = self.flag(key)
+        return "absent" if flag is None else flag.value
+
+
+# A model's first start after its last compile: the flags then (Keras 3's trained set).
+Start = Snapshot
 
 
 def _freeze(mapping: Mapping) -> tuple:
-    return tuple(sorted(mapping.items(), key=lambda item: repr(item[0])))
+    # Keys of one mapping are all ints, or all tuples of ints and strings: comparable as is.
+    return tuple(sorted(mapping.items(), key=itemgetter(0)))
 
 
 @dataclass(frozen=True)
@@ -54,6 +66,8 @@ class State:
     compiled: tuple[tuple[int, Event], ...] = ()
     started: tuple[tuple[int, Start], ...] = ()
     built: tuple[tuple[tuple[int, int], Start], ...] = ()
+    # Per model, the flags at its last compile: Keras 2 trains with these.
+    compiled_flags: tuple[tuple[int, Snapshot], ...] = ()
 
     def flag(self, key: Key, initial: bool | None) -> Flag:
         for k, flag in self.flags:
@@ -69,6 +83,13 @@ class State:
 
     def built_for(self, optimizer: Obj, model: Obj) -> Start | None:
         return dict(self.built).get((optimizer.id, model.id))
+
+    def compiled_snapshot(self, model: Obj) -> Snapshot | None:
+        """The flags of `model`'s parts at its last compile (Keras 2's trained state)."""
+        return dict(self.compiled_flags).get(model.id)
+
+    def replace(self, **changes: tuple) -> State:
+        return dataclasses.replace(self, **changes)
 
 
 @dataclass
@@ -232,17 +253,24 @@ class Analysis:
         if event.kind == "havoc":
             state = self._assign(state, event, target, None)
             forget = {part.id for part in self.graph.parts(target)}
-            return State(
-                state.flags,
-                tuple(item for item in state.compiled if item[0] not in forget),
-                tuple(item for item in state.started if item[0] not in forget),
-                state.built,
+            return state.replace(
+                compiled=tuple(item for item in state.compiled if item[0] not in forget),
+                started=tuple(item for item in state.started if item[0] not in forget),
+                compiled_flags=tuple(
+                    item for item in state.compiled_flags if item[0] not in forget
+                ),
             )
         if event.kind == "compile":
             compiled = dict(state.compiled)
             compiled[target.id] = event
             started = {k: v for k, v in state.started if k != target.id}
-            return State(state.flags, _freeze(compiled), _freeze(started), state.built)
+            compiled_flags = dict(state.compiled_flags)
+            compiled_flags[target.id] = Snapshot(event, self.snapshot(state, target))
+            return state.replace(
+                compiled=_freeze(compiled),
+                started=_freeze(started),
+                compiled_flags=_freeze(compiled_flags),
+            )
         if event.kind in ("train", "start"):
             if state.start_of(target) is not None:
                 return state
@@ -253,12 +281,12 @@ class Analysis:
             compile_event = state.compile_of(target)
             if compile_event is not None and compile_event.optimizer is not None:
                 built.setdefault((compile_event.optimizer.id, target.id), start)
-            return State(state.flags, state.compiled, _freeze(started), _freeze(built))
+            return state.replace(started=_freeze(started), built=_freeze(built))
         return state
 
-    def snapshot(self, state: State, model: Obj) -> tuple[tuple[Key, bool | None], ...]:
+    def snapshot(self, state: State, model: Obj) -> tuple[tuple[Key, Flag], ...]:
         return tuple(
-            (key, state.flag(key, obj.initially_trainable).value)
+            (key, state.flag(key, obj.initially_trainable))
             for key, obj in keys_of(model, self.graph)
         )
 
@@ -290,11 +318,15 @@ class Analysis:
             if target.parent is not None and "[*]" in (target.selector or "")
             else None
         )
+        # A loop over a slice of the layers (`base.layers[:fine_tune_at]`) that freezes them
+        # leaves the BatchNormalization layers past the cut as they were: only a loop over
+        # every layer freezes them all. Unfreezing any but a very small slice reaches some.
+        reaches_bn = target.all_layers or (value is not False and not target.small_slice)
         if (
             owner is not None
             and guard != "bn-excluded"
-            and not target.small_slice
+            and reaches_bn
             and self.graph.contains_bn(owner)
         ):
             set_key((owner.id, "bn"), owner)
-        return State(_freeze(flags), state.compiled, state.started, state.built)
+        return state.replace(flags=_freeze(flags))
