@@ -16,6 +16,8 @@ from kerlint.rules import (
     kl011_trainable_changed_during_fit,
     kl012_unfreeze_under_frozen_submodel,
     kl013_trainable_changed_after_compile,
+    kl014_optimizer_shared_between_models,
+    kl015_trainable_toggled_around_compile,
 )
 from kerlint.rules.base import Rule
 
@@ -35,6 +37,8 @@ _MODULES = (
     kl011_trainable_changed_during_fit,
     kl012_unfreeze_under_frozen_submodel,
     kl013_trainable_changed_after_compile,
+    kl014_optimizer_shared_between_models,
+    kl015_trainable_toggled_around_compile,
 )
 _RULES: tuple[Rule, ...] = tuple(module.RULE for module in _MODULES)
 _BY_CODE = {rule.code: rule for rule in _RULES}
