@@ -624,9 +624,12 @@ class Builder(KerasApi):
             return bool(number)
         if isinstance(value_node, cst.Name):
             values = env.get(value_node.value, NOTHING)
-            if len(values) == 1 and isinstance(values[0], Literal_):
-                if isinstance(values[0].value, bool):
-                    return values[0].value
+            if (
+                len(values) == 1
+                and isinstance(values[0], Literal_)
+                and isinstance(values[0].value, bool)
+            ):
+                return values[0].value
         return None
 
     # ------------------------------------------------------------------ expressions
