@@ -118,7 +118,7 @@ class FileFacts:
     def _meant_for_another_model(
         self, state: State, model: Obj, part: Obj, key, value: bool
     ) -> bool:
-        for other, snapshot in state.compiled_flags:
+        for other, snapshot in state.compiled_flags.items():
             if other == model.id:
                 continue
             flag = snapshot.flag(key)

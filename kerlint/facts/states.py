@@ -12,9 +12,10 @@ started after that compile.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from operator import itemgetter
+
+import immutables
 
 from kerlint.facts.model import Branch, Event, Frame, Loop, Obj, Seq
 
@@ -55,40 +56,97 @@ class Snapshot:
 Start = Snapshot
 
 
-def _freeze(mapping: Mapping) -> tuple:
-    # Keys of one mapping are all ints, or all tuples of ints and strings: comparable as is.
-    return tuple(sorted(mapping.items(), key=itemgetter(0)))
+_MISSING = object()
+_MASK = (1 << 64) - 1
+
+
+class PMap:
+    """An immutable mapping with structural sharing and an O(1) hash.
+
+    Every event makes a new state; with a plain tuple or dict per state, a file of n
+    assignments costs n copies of n flags (quadratic time, and memory: the states before
+    each event are kept). `immutables.Map` (a HAMT) shares all but O(log n) of each copy;
+    the hash is kept up to date on every `set`, so sets of states never rehash a map.
+    """
+
+    __slots__ = ("_hash", "_map")
+
+    def __init__(self, mapping: immutables.Map | None = None, hash_: int = 0) -> None:
+        self._map = mapping if mapping is not None else immutables.Map()
+        self._hash = hash_
+
+    def get(self, key, default=None):
+        return self._map.get(key, default)
+
+    def set(self, key, value) -> PMap:
+        old = self._map.get(key, _MISSING)
+        if old is value:
+            return self
+        hash_ = self._hash
+        if old is not _MISSING:
+            hash_ -= hash((key, old))
+        return PMap(self._map.set(key, value), (hash_ + hash((key, value))) & _MASK)
+
+    def without(self, keys: Iterable) -> PMap:
+        result = self
+        for key in keys:
+            old = result._map.get(key, _MISSING)
+            if old is not _MISSING:
+                result = PMap(result._map.delete(key), (result._hash - hash((key, old))) & _MASK)
+        return result
+
+    def items(self):
+        return self._map.items()
+
+    def keys(self):
+        return self._map.keys()
+
+    def __len__(self) -> int:
+        return len(self._map)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if not isinstance(other, PMap):
+            return NotImplemented
+        return self._hash == other._hash and self._map == other._map
+
+
+_EMPTY = PMap()
 
 
 @dataclass(frozen=True)
 class State:
-    flags: tuple[tuple[Key, Flag], ...] = ()
-    compiled: tuple[tuple[int, Event], ...] = ()
-    started: tuple[tuple[int, Start], ...] = ()
-    built: tuple[tuple[tuple[int, int], Start], ...] = ()
+    """The flags and compile/start facts on one path (every field a PMap)."""
+
+    flags: PMap = _EMPTY  # Key -> Flag
+    compiled: PMap = _EMPTY  # model id -> its last compile event
+    started: PMap = _EMPTY  # model id -> its first start after that compile
+    built: PMap = _EMPTY  # (optimizer id, model id) -> the start that built the optimizer
     # Per model, the flags at its last compile: Keras 2 trains with these.
-    compiled_flags: tuple[tuple[int, Snapshot], ...] = ()
+    compiled_flags: PMap = _EMPTY
 
     def flag(self, key: Key, initial: bool | None) -> Flag:
-        for k, flag in self.flags:
-            if k == key:
-                return flag
-        return Flag(initial)
+        found = self.flags.get(key)
+        return found if found is not None else Flag(initial)
 
     def start_of(self, model: Obj) -> Start | None:
-        return dict(self.started).get(model.id)
+        return self.started.get(model.id)
 
     def compile_of(self, model: Obj) -> Event | None:
-        return dict(self.compiled).get(model.id)
+        return self.compiled.get(model.id)
 
     def built_for(self, optimizer: Obj, model: Obj) -> Start | None:
-        return dict(self.built).get((optimizer.id, model.id))
+        return self.built.get((optimizer.id, model.id))
 
     def compiled_snapshot(self, model: Obj) -> Snapshot | None:
         """The flags of `model`'s parts at its last compile (Keras 2's trained state)."""
-        return dict(self.compiled_flags).get(model.id)
+        return self.compiled_flags.get(model.id)
 
-    def replace(self, **changes: tuple) -> State:
+    def replace(self, **changes: PMap) -> State:
         return dataclasses.replace(self, **changes)
 
 
@@ -252,36 +310,31 @@ class Analysis:
             return self._assign(state, event, target, event.value)
         if event.kind == "havoc":
             state = self._assign(state, event, target, None)
-            forget = {part.id for part in self.graph.parts(target)}
+            forget = [part.id for part in self.graph.parts(target)]
             return state.replace(
-                compiled=tuple(item for item in state.compiled if item[0] not in forget),
-                started=tuple(item for item in state.started if item[0] not in forget),
-                compiled_flags=tuple(
-                    item for item in state.compiled_flags if item[0] not in forget
-                ),
+                compiled=state.compiled.without(forget),
+                started=state.started.without(forget),
+                compiled_flags=state.compiled_flags.without(forget),
             )
         if event.kind == "compile":
-            compiled = dict(state.compiled)
-            compiled[target.id] = event
-            started = {k: v for k, v in state.started if k != target.id}
-            compiled_flags = dict(state.compiled_flags)
-            compiled_flags[target.id] = Snapshot(event, self.snapshot(state, target))
             return state.replace(
-                compiled=_freeze(compiled),
-                started=_freeze(started),
-                compiled_flags=_freeze(compiled_flags),
+                compiled=state.compiled.set(target.id, event),
+                started=state.started.without((target.id,)),
+                compiled_flags=state.compiled_flags.set(
+                    target.id, Snapshot(event, self.snapshot(state, target))
+                ),
             )
         if event.kind in ("train", "start"):
             if state.start_of(target) is not None:
                 return state
             start = Start(event, self.snapshot(state, target))
-            started = dict(state.started)
-            started[target.id] = start
-            built = dict(state.built)
+            built = state.built
             compile_event = state.compile_of(target)
             if compile_event is not None and compile_event.optimizer is not None:
-                built.setdefault((compile_event.optimizer.id, target.id), start)
-            return state.replace(started=_freeze(started), built=_freeze(built))
+                key = (compile_event.optimizer.id, target.id)
+                if built.get(key) is None:
+                    built = built.set(key, start)
+            return state.replace(started=state.started.set(target.id, start), built=built)
         return state
 
     def snapshot(self, state: State, model: Obj) -> tuple[tuple[Key, Flag], ...]:
@@ -291,12 +344,13 @@ class Analysis:
         )
 
     def _assign(self, state: State, event: Event, target: Obj, value: bool | None) -> State:
-        flags = dict(state.flags)
+        flags = state.flags
         guard = event.guard
 
         def set_key(key: Key, obj: Obj) -> None:
+            nonlocal flags
             before = flags.get(key, Flag(obj.initially_trainable)).value
-            flags[key] = Flag(value, event, before)
+            flags = flags.set(key, Flag(value, event, before))
 
         touched: list[Obj] = []
         if guard != "bn-only":
@@ -320,8 +374,13 @@ class Analysis:
         )
         # A loop over a slice of the layers (`base.layers[:fine_tune_at]`) that freezes them
         # leaves the BatchNormalization layers past the cut as they were: only a loop over
-        # every layer freezes them all. Unfreezing any but a very small slice reaches some.
-        reaches_bn = target.all_layers or (value is not False and not target.small_slice)
+        # every layer, or one that freezes exactly the BN layers of the slice it unfroze
+        # (`if isinstance(layer, BatchNormalization)`), freezes them. Unfreezing any but a
+        # very small slice reaches some.
+        if value is False:
+            reaches_bn = target.all_layers or guard == "bn-only"
+        else:
+            reaches_bn = not target.small_slice
         if (
             owner is not None
             and guard != "bn-excluded"
@@ -329,4 +388,4 @@ class Analysis:
             and self.graph.contains_bn(owner)
         ):
             set_key((owner.id, "bn"), owner)
-        return state.replace(flags=_freeze(flags))
+        return state.replace(flags=flags)
