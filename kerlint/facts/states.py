@@ -20,6 +20,8 @@ import immutables
 from kerlint.facts.model import Branch, Event, Frame, Loop, Obj, Seq
 
 MAX_STATES = 128
+# State transfers one file may cost (a few seconds of work at worst).
+WORK_BUDGET = 2_000_000
 
 Key = tuple[int, str]  # (object id, "" for the object itself or "bn" for its BN layers)
 
@@ -157,6 +159,9 @@ class Outcome:
     broke: set[State] = field(default_factory=set)
     continued: set[State] = field(default_factory=set)
 
+    def copy(self) -> Outcome:
+        return Outcome(set(self.normal), set(self.returned), set(self.broke), set(self.continued))
+
     def absorb_exits(self, other: Outcome) -> None:
         self.returned |= other.returned
         self.broke |= other.broke
@@ -234,13 +239,22 @@ def keys_of(obj: Obj, graph: ObjectGraph) -> list[tuple[Key, Obj]]:
 class Analysis:
     """Runs the states over a timeline and remembers the states before each event."""
 
-    def __init__(self, graph: ObjectGraph) -> None:
+    def __init__(self, graph: ObjectGraph, budget: int = WORK_BUDGET) -> None:
         self.graph = graph
         self.before: dict[Event, set[State]] = {}
         self.overflow = False
+        # Transfers left: past them the analysis gives up and every flow rule is silent
+        # for the file (unknown, never a guess), instead of blowing up in time or memory.
+        self.budget = budget
+        self.exhausted = False
+        self._loops: dict[tuple[int, frozenset[State]], Outcome] = {}
 
     def run(self, timeline: Seq) -> None:
+        if self.exhausted:
+            return
         self._run(timeline, {State()})
+        if self.exhausted:
+            self.before.clear()
 
     # -- traversal
     def _run(self, node, states: set[State]) -> Outcome:
@@ -264,24 +278,41 @@ class Analysis:
             out.normal = self._cap(out.normal)
             return out
         if isinstance(node, Loop):
-            out = Outcome()
-            entry = set() if node.runs_at_least_once else set(states)
-            current = set(states)
-            exits: set[State] = set()
-            for _ in range(2):
-                step = self._run(node.body, current)
-                out.returned |= step.returned
-                exits |= step.broke
-                current = self._cap(step.normal | step.continued)
-                entry |= current
-            orelse = self._run(node.orelse, self._cap(entry))
-            out.returned |= orelse.returned
-            out.normal = self._cap(orelse.normal | exits)
-            return out
+            return self._loop(node, states)
         if isinstance(node, Frame):
             step = self._run(node.body, states)
             return Outcome(normal=self._cap(step.normal | step.returned))
         return Outcome(normal=states)
+
+    def _loop(self, node: Loop, states: set[State]) -> Outcome:
+        """The body twice (an event at its end meets one at its start), once per input.
+
+        A nested loop meets the same states again and again (each outer pass replays it):
+        its outcome is remembered per input, so depth costs linear time, not 2^depth; and a
+        second pass that starts from the states of the first is not run again.
+        """
+        memo_key = (id(node), frozenset(states))
+        known = self._loops.get(memo_key)
+        if known is not None:
+            return known.copy()
+        out = Outcome()
+        entry = set() if node.runs_at_least_once else set(states)
+        current = set(states)
+        exits: set[State] = set()
+        for _ in range(2):
+            step = self._run(node.body, current)
+            out.returned |= step.returned
+            exits |= step.broke
+            after = self._cap(step.normal | step.continued)
+            entry |= after
+            if after == current:
+                break
+            current = after
+        orelse = self._run(node.orelse, self._cap(entry))
+        out.returned |= orelse.returned
+        out.normal = self._cap(orelse.normal | exits)
+        self._loops[memo_key] = out.copy()
+        return out
 
     def _cap(self, states: set[State]) -> set[State]:
         if len(states) <= MAX_STATES:
@@ -291,6 +322,10 @@ class Analysis:
 
     # -- transfer
     def _event(self, event: Event, states: set[State]) -> Outcome:
+        self.budget -= len(states)
+        if self.budget < 0:
+            self.exhausted = True
+            return Outcome()
         self.before.setdefault(event, set()).update(states)
         if event.kind == "return":
             return Outcome(returned=set(states))
