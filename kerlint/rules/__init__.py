@@ -18,6 +18,7 @@ from kerlint.rules import (
     kl013_trainable_changed_after_compile,
     kl014_optimizer_shared_between_models,
     kl015_trainable_toggled_around_compile,
+    kl016_weight_name_filter,
     kl017_trainable_reassert_noop,
 )
 from kerlint.rules.base import Rule
@@ -40,6 +41,7 @@ _MODULES = (
     kl013_trainable_changed_after_compile,
     kl014_optimizer_shared_between_models,
     kl015_trainable_toggled_around_compile,
+    kl016_weight_name_filter,
     kl017_trainable_reassert_noop,
 )
 _RULES: tuple[Rule, ...] = tuple(module.RULE for module in _MODULES)
