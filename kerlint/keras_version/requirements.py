@@ -12,6 +12,7 @@ from functools import lru_cache
 
 from kerlint.keras_version.versions import (
     GPU_ONLY_UP_TO,
+    NIGHTLY_FROM,
     PYTHON,
     SAMPLES,
     allowed,
@@ -74,8 +75,13 @@ def parse(line: str) -> Requirement | None:
         return None  # not a requirement line after all (`tensorflow is great`)
     text = f"{name}{rest}" if rest else name
     specifier = rest.replace(" ", "")
-    if normalise(name) == "tensorflow-gpu":
+    canonical = normalise(name)
+    if canonical.startswith("tf-nightly"):
+        canonical = "tf-nightly"
+    if canonical == "tensorflow-gpu":
         specifier = f"{specifier},{GPU_ONLY_UP_TO}" if specifier else GPU_ONLY_UP_TO
+    elif not specifier and canonical in NIGHTLY_FROM:
+        specifier = NIGHTLY_FROM[canonical]  # a nightly is the newest: today's versions
     return Requirement(kind, name, specifier, marker, text)
 
 

@@ -29,6 +29,12 @@ FAMILY_OF = {
     "tf-keras": TF_KERAS,
     "tf-keras-nightly": TF_KERAS,
 }
+# An unpinned nightly installs today's newest: TensorFlow >= 2.16, Keras >= 3.
+NIGHTLY_FROM = {
+    "tf-nightly": ">=2.16.0.dev0",
+    "keras-nightly": ">=3.0.0.dev0",
+    "tf-keras-nightly": ">=2.16.0.dev0",
+}
 # tensorflow-gpu was last released as 2.12: whatever it pins, TensorFlow is older than 2.13.
 GPU_ONLY_UP_TO = "<2.13"
 
