@@ -156,7 +156,25 @@ class KerasDetector:
         configuration). Roots: `tf_keras`, `keras`, `keras_core`, `tensorflow.keras` (the
         module path: `from tensorflow.keras.layers import Dense`), `tf.keras` (attribute
         access: `tf.keras.X`, `from tensorflow import keras`), `tensorflow.python.keras`.
-        A file that imports none gets `{"keras": <the project's decision for keras>}`."""
+        A file that imports none gets `{"keras": <the project's decision for keras>}`.
+
+        Never raises: a bug here makes the file's Keras unknown (`KERLINT_DEBUG=1` raises)."""
+        try:
+            return self._decide_roots(path, text, target, notebook_cells, notebook)
+        except Exception as exc:
+            if os.environ.get("KERLINT_DEBUG"):
+                raise
+            because = f"kerlint could not decide (internal error: {type(exc).__name__}: {exc})"
+            return {KERAS_ROOT: KerasMode(None, because, _target(target))}
+
+    def _decide_roots(
+        self,
+        path: Path,
+        text: str,
+        target: str | None,
+        notebook_cells: Sequence[str] | None,
+        notebook: dict | None,
+    ) -> dict[str, KerasMode]:
         target_version = _target(target)
         path = Path(os.path.abspath(path))
         if notebook is None and notebook_cells is None and path.suffix == ".ipynb":
@@ -336,7 +354,7 @@ def _spans(project: Project, code: CodeFacts) -> dict[str, Span]:
                 Declaration(
                     requirement.family,
                     requirement.versions,
-                    Evidence(f"pip install {requirement.text}", "the notebook"),
+                    Evidence(requirement.text, "the notebook"),
                     None,
                     True,
                 )

@@ -13,7 +13,12 @@ import re
 from collections.abc import Sequence
 
 from kerlint.keras_version.project import LEGACY_VARIABLE, legacy_value
-from kerlint.keras_version.requirements import Requirement, parse, pip_install_arguments
+from kerlint.keras_version.requirements import (
+    Requirement,
+    conda_install_requirements,
+    parse,
+    pip_install_arguments,
+)
 
 # Import roots, as decide_roots names them. "tensorflow.keras" is the module path
 # (`from tensorflow.keras.layers import Dense`, `import tensorflow.keras`), fixed when
@@ -171,7 +176,10 @@ def read_code(text: str) -> CodeFacts:
         facts = scan_code(text)  # it will be KL000 anyway
     else:
         facts = CodeFacts()
-        _Visitor(facts).visit(tree)
+        try:
+            _Visitor(facts).visit(tree)
+        except RecursionError:  # an expression nested deeper than the visitor's stack
+            facts = scan_code(text)
     facts.parsed = True
     return facts
 
@@ -353,8 +361,13 @@ class _Visitor(ast.NodeVisitor):
             return
         literal = value.value if isinstance(value, ast.Constant) else None
         if key.value == LEGACY_VARIABLE:
+            spelling = (
+                f'os.environ.setdefault("{LEGACY_VARIABLE}", "{literal}")'
+                if only_if_unset
+                else f'os.environ["{LEGACY_VARIABLE}"] = "{literal}"'
+            )
             text = (
-                f'os.environ["{LEGACY_VARIABLE}"] = {literal!r} (line {row})'
+                f"{spelling} (line {row})"
                 if isinstance(literal, str)
                 else f"{LEGACY_VARIABLE} set at line {row}"
             )
@@ -391,13 +404,22 @@ def _read_cells(cells: Sequence[str], facts: CodeFacts) -> None:
         for match in re.finditer(_BACKEND_MAGIC, text):
             if match.group(1) in ("jax", "torch", "numpy"):
                 facts.keras3_hints.append(f"%env KERAS_BACKEND={match.group(1)} (Keras 3 only)")
-        shell = "\n".join(
-            line.lstrip()[1:] if line.lstrip().startswith(("!", "%")) else ""
-            for line in text.split("\n")
-        )
+        if re.match(r"\s*%%(?:bash|sh|script\s+(?:ba)?sh)\b", text):
+            shell = text.split("\n", 1)[1] if "\n" in text else ""
+        else:
+            shell = "\n".join(
+                line.lstrip()[1:] if line.lstrip().startswith(("!", "%")) else ""
+                for line in text.split("\n")
+            )
         for kind, value in pip_install_arguments(shell):
             requirement = parse(value) if kind == "req" else None
             if requirement is not None:
+                requirement.text = f"pip install {requirement.text}"
+                facts.pip_requirements.append(requirement)
+        for line, written in conda_install_requirements(shell):
+            requirement = parse(line)
+            if requirement is not None:
+                requirement.text = f"conda install {written}"
                 facts.pip_requirements.append(requirement)
         row += text.count("\n") + (0 if text.endswith("\n") else 1)
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from kerlint.keras_version.requirements import (
     Requirement,
+    conda_install_requirements,
     conda_to_requirement,
     parse,
     pip_install_arguments,
@@ -558,6 +559,11 @@ class FolderReader:
                 self._python(spec, path, text)
 
     def _pip_commands(self, text: str, path: Path) -> None:
+        """`pip install` (following `-r` files kept elsewhere) and `conda install` commands."""
+        for line, written in conda_install_requirements(text):
+            requirement = parse(line)
+            if requirement is not None:
+                self._requirement(requirement, path, text=written)
         for kind, value in pip_install_arguments(text):
             if kind == "req":
                 self._pep508(value, path)

@@ -240,3 +240,31 @@ def pip_install_arguments(text: str) -> list[tuple[str, str]]:
                 found.append(("req", word))
             index += 1
     return found
+
+
+_CONDA_COMMAND = r"(?:^|[\s;&|(`])(?:conda|mamba|micromamba)\s+install\s+(?P<args>[^;&|`#\n)]*)"
+_CONDA_VALUE_OPTIONS = {"-c", "--channel", "-n", "--name", "-p", "--prefix", "--file"}
+
+
+def conda_install_requirements(text: str) -> list[tuple[str, str]]:
+    """Every package of every `conda install` in a shell text, as (PEP 508 line, as written)."""
+    import shlex
+
+    text = re.sub(r"\\\r?\n", " ", text)
+    found: list[tuple[str, str]] = []
+    for match in re.finditer(_CONDA_COMMAND, text):
+        try:
+            words = shlex.split(match.group("args"))
+        except ValueError:
+            words = match.group("args").split()
+        skip = False
+        for word in words:
+            if skip:
+                skip = False
+            elif word in _CONDA_VALUE_OPTIONS:
+                skip = True
+            elif not word.startswith("-") and "$" not in word:
+                converted = conda_to_requirement(word)
+                if converted is not None:
+                    found.append((f"{converted[0]}{converted[1]}", word))
+    return found
