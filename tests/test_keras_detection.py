@@ -584,27 +584,27 @@ LEGACY_PROJECT = {"requirements.txt": "tensorflow==2.17.0\ntf-keras==2.17.0\n"}
         (
             'import os\nos.environ["TF_USE_LEGACY_KERAS"] = "1"\nimport tensorflow as tf\nm = tf.keras.Sequential()\n',
             "2",
-            "os.environ[\"TF_USE_LEGACY_KERAS\"] = '1' (line 2) and tf-keras==2.17.0 in requirements.txt",
+            'os.environ["TF_USE_LEGACY_KERAS"] = "1" (line 2) and tf-keras==2.17.0 in requirements.txt',
         ),
         (  # before the import: every spelling is Keras 2
             'import os\nos.environ.setdefault("TF_USE_LEGACY_KERAS", "1")\nfrom tensorflow.keras import layers\n',
             "2",
-            "os.environ[\"TF_USE_LEGACY_KERAS\"] = '1' (line 2) and tf-keras==2.17.0 in requirements.txt",
+            'os.environ.setdefault("TF_USE_LEGACY_KERAS", "1") (line 2) and tf-keras==2.17.0 in requirements.txt',
         ),
         (  # after `import tensorflow`: attribute access still sees it (resolved lazily)
             'import os\nimport tensorflow as tf\nos.environ.update({"TF_USE_LEGACY_KERAS": "True"})\nm = tf.keras.Sequential()\n',
             "2",
-            "os.environ[\"TF_USE_LEGACY_KERAS\"] = 'True' (line 3) and tf-keras==2.17.0 in requirements.txt",
+            'os.environ["TF_USE_LEGACY_KERAS"] = "True" (line 3) and tf-keras==2.17.0 in requirements.txt',
         ),
         (  # ... but the module path was fixed at the import: Keras 3
             'import os\nimport tensorflow as tf\nos.environ["TF_USE_LEGACY_KERAS"] = "1"\nfrom tensorflow.keras import layers\n',
             "3",
-            "tensorflow==2.17.0 in requirements.txt, tf-keras==2.17.0 in requirements.txt; os.environ[\"TF_USE_LEGACY_KERAS\"] = '1' (line 3) comes after `import tensorflow` at line 2, too late for this spelling",
+            'tensorflow==2.17.0 in requirements.txt, tf-keras==2.17.0 in requirements.txt; os.environ["TF_USE_LEGACY_KERAS"] = "1" (line 3) comes after `import tensorflow` at line 2, too late for this spelling',
         ),
         (  # after the first tf.keras use: too late for it too
             'import tensorflow as tf\nm = tf.keras.Sequential()\nimport os\nos.environ["TF_USE_LEGACY_KERAS"] = "1"\n',
             "3",
-            "tensorflow==2.17.0 in requirements.txt, tf-keras==2.17.0 in requirements.txt; os.environ[\"TF_USE_LEGACY_KERAS\"] = '1' (line 4) comes after the first `tf.keras` use at line 2, too late for this spelling",
+            'tensorflow==2.17.0 in requirements.txt, tf-keras==2.17.0 in requirements.txt; os.environ["TF_USE_LEGACY_KERAS"] = "1" (line 4) comes after the first `tf.keras` use at line 2, too late for this spelling',
         ),
         (  # both spellings after a late switch: they disagree
             'import os\nimport tensorflow as tf\nos.environ["TF_USE_LEGACY_KERAS"] = "1"\nfrom tensorflow.keras import layers\nm = tf.keras.Model()\n',
@@ -976,3 +976,36 @@ def test_line_scan_finds_the_roots_ast_finds(code: str):
     scanned, parsed = scan_code(code), read_code(code)
     assert scanned.roots == parsed.roots
     assert scanned.first_tensorflow_import == parsed.first_tensorflow_import
+
+
+def test_notebook_conda_install_and_bash_cells(tmp_path: Path):
+    mode = _decide_notebook(
+        tmp_path, {}, ["!conda install -y -c conda-forge tensorflow=2.10\n", TF_ATTR]
+    )
+    assert (mode.version, mode.because) == ("2", "conda install tensorflow=2.10 in the notebook")
+    mode = _decide_notebook(tmp_path, {}, ["%%bash\npip install -q 'keras>=3.2'\n", KERAS])
+    assert (mode.version, mode.because) == ("3", "pip install keras>=3.2 in the notebook")
+
+
+def test_deeply_nested_code_does_not_crash(tmp_path: Path):
+    code = "import keras\nx = " + "+".join(["1"] * 20000) + "\nm.fit_generator(g)\n"
+    mode, warnings = decide(tmp_path, {}, code)
+    assert mode.version in (None, "2") and warnings == []
+
+
+def test_a_bug_in_detection_is_an_unknown_keras(tmp_path: Path, monkeypatch):
+    import kerlint.keras_version as detection
+
+    def broken(*args, **kwargs):
+        raise KeyError("boom")
+
+    monkeypatch.setattr(detection, "_spans", broken)
+    monkeypatch.delenv("KERLINT_DEBUG", raising=False)
+    mode, _ = decide(tmp_path, {}, KERAS)
+    assert (mode.version, mode.because) == (
+        None,
+        "kerlint could not decide (internal error: KeyError: 'boom')",
+    )
+    monkeypatch.setenv("KERLINT_DEBUG", "1")
+    with pytest.raises(KeyError):
+        decide(tmp_path, {}, KERAS)
