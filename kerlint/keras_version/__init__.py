@@ -35,6 +35,7 @@ from kerlint.keras_version.code import (
     TF_KERAS_ROOT,
     CodeFacts,
     add_notebook,
+    cell_starts,
     needs_parse,
     pragma,
     read_code,
@@ -182,7 +183,8 @@ class KerasDetector:
         if notebook_cells is None and notebook is not None:
             notebook_cells = _code_cells(notebook)
         project = self._project(path.parent)
-        code = read_code(text) if needs_parse(text) else scan_code(text)
+        starts = cell_starts(notebook_cells) if notebook_cells is not None else None
+        code = read_code(text, starts) if needs_parse(text) else scan_code(text, starts)
         while True:
             add_notebook(code, notebook_cells, notebook)
             spans = _spans(project, code)
@@ -192,7 +194,7 @@ class KerasDetector:
             }
             if code.parsed or all(version is not None for version, _ in resolved.values()):
                 break
-            code = read_code(text)  # a root is unknown: the APIs the code uses may tell
+            code = read_code(text, starts)  # a root is unknown: the APIs the code uses may tell
         decided: dict[str, KerasMode] = {}
         for root, (version, because) in resolved.items():
             if version is None:
@@ -388,10 +390,10 @@ def _legacy_for(root: str, project: Project, code: CodeFacts) -> _Legacy | None:
     outside = _project_legacy(project)
     if root == ATTRIBUTE_ROOT:
         deadline = code.roots.get(ATTRIBUTE_ROOT)  # first `tf.keras` use
-        late = f"after the first `tf.keras` use at line {deadline}"
+        late = f"after the first `tf.keras` use at {code.place(deadline or 0)}"
     else:
         deadline = code.first_tensorflow_import
-        late = f"after `import tensorflow` at line {deadline}"
+        late = f"after `import tensorflow` at {code.place(deadline or 0)}"
     effective = None
     note = ""
     for switch in sorted(code.legacy, key=lambda s: s.row):

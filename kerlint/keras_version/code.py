@@ -63,6 +63,7 @@ class CodeFacts:
         "parsed",
         "pip_requirements",
         "roots",
+        "starts",
     )
 
     def __init__(self) -> None:
@@ -75,6 +76,14 @@ class CodeFacts:
         self.pip_requirements: list[Requirement] = []
         self.colab = False
         self.parsed = False
+        self.starts: list[int] | None = None  # a notebook's cells: the row each starts at
+
+    def place(self, row: int) -> str:
+        """`line 7`, or in a notebook `cell 3, line 2` (code cells, as editors count them)."""
+        if not self.starts:
+            return f"line {row}"
+        cell = max(i for i, start in enumerate(self.starts) if start <= row) if row >= 1 else 0
+        return f"cell {cell + 1}, line {row - self.starts[cell] + 1}"
 
 
 def pragma(text: str) -> str | None:
@@ -113,12 +122,23 @@ def needs_parse(text: str) -> bool:
     )
 
 
-def scan_code(text: str) -> CodeFacts:
+def cell_starts(cells: Sequence[str]) -> list[int]:
+    """The row of the joined program (kerlint.source) at which each code cell starts."""
+    starts, row = [], 1
+    for cell in cells:
+        text = cell.replace("\r\n", "\n")
+        starts.append(row)
+        row += text.count("\n") + (0 if text.endswith("\n") else 1)
+    return starts
+
+
+def scan_code(text: str, starts: list[int] | None = None) -> CodeFacts:
     """The imports from a scan of the lines that start with `import` / `from` (no parse).
 
     Enough when the project's pins decide; `read_code` parses for the switch and the hints.
     """
     facts = CodeFacts()
+    facts.starts = starts
     tensorflow_names: list[str] = []
     import_rows: set[int] = set()
     row, last = 1, 0
@@ -168,18 +188,19 @@ def _note_import(facts: CodeFacts, module: str, row: int) -> None:
         facts.colab = True
 
 
-def read_code(text: str) -> CodeFacts:
+def read_code(text: str, starts: list[int] | None = None) -> CodeFacts:
     """The file read with `ast`: imports, aliases, the switch, the Keras-2/3-only APIs."""
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, MemoryError, RecursionError):
-        facts = scan_code(text)  # it will be KL000 anyway
+        facts = scan_code(text, starts)  # it will be KL000 anyway
     else:
         facts = CodeFacts()
+        facts.starts = starts
         try:
             _Visitor(facts).visit(tree)
         except RecursionError:  # an expression nested deeper than the visitor's stack
-            facts = scan_code(text)
+            facts = scan_code(text, starts)
     facts.parsed = True
     return facts
 
@@ -295,11 +316,13 @@ class _Visitor(ast.NodeVisitor):
         if root is None and not dotted.startswith("tensorflow"):
             return
         if "experimental" in parts and "preprocessing" in parts and "layers" in parts:
-            self._hint2(f"`layers.experimental.preprocessing` (line {row}; removed in Keras 3)")
+            self._hint2(
+                f"`layers.experimental.preprocessing` ({self.facts.place(row)}; removed in Keras 3)"
+            )
         elif "optimizers" in parts and "legacy" in parts[parts.index("optimizers") :]:
-            self._hint2(f"`optimizers.legacy` (line {row}; Keras 2 only)")
+            self._hint2(f"`optimizers.legacy` ({self.facts.place(row)}; Keras 2 only)")
         elif parts[-1] == "get_session" and "backend" in parts:
-            self._hint2(f"`backend.get_session` (line {row}; Keras 2 only)")
+            self._hint2(f"`backend.get_session` ({self.facts.place(row)}; Keras 2 only)")
         elif root == KERAS_ROOT and parts[:4] == [
             "keras",
             "preprocessing",
@@ -307,10 +330,10 @@ class _Visitor(ast.NodeVisitor):
             "ImageDataGenerator",
         ]:
             self._hint2(
-                f"`keras.preprocessing.image.ImageDataGenerator` (line {row}; Keras 2 only)"
+                f"`keras.preprocessing.image.ImageDataGenerator` ({self.facts.place(row)}; Keras 2 only)"
             )
         elif root == KERAS_ROOT and len(parts) > 1 and parts[1] in ("ops", "config", "random"):
-            self._hint3(f"`keras.{parts[1]}` (line {row}; Keras 3 only)")
+            self._hint3(f"`keras.{parts[1]}` ({self.facts.place(row)}; Keras 3 only)")
 
     def _hint2(self, text: str) -> None:
         if text not in self.facts.keras2_hints:
@@ -326,10 +349,10 @@ class _Visitor(ast.NodeVisitor):
         if name in ("fit_generator", "evaluate_generator", "predict_generator") and isinstance(
             func, ast.Attribute
         ):
-            self._hint2(f"`{name}` (line {node.lineno}; removed in Keras 3)")
+            self._hint2(f"`{name}` ({self.facts.place(node.lineno)}; removed in Keras 3)")
         if name in _OPTIMIZERS and any(k.arg == "lr" for k in node.keywords):
             self._hint2(
-                f"`{name}(lr=...)` (line {node.lineno}; Keras 3 accepts only `learning_rate`)"
+                f"`{name}(lr=...)` ({self.facts.place(node.lineno)}; Keras 3 accepts only `learning_rate`)"
             )
         if isinstance(func, ast.Attribute) and self._is_environ(func.value):
             if func.attr == "setdefault" and len(node.args) == 2:
@@ -367,14 +390,14 @@ class _Visitor(ast.NodeVisitor):
                 else f'os.environ["{LEGACY_VARIABLE}"] = "{literal}"'
             )
             text = (
-                f"{spelling} (line {row})"
+                f"{spelling} ({self.facts.place(row)})"
                 if isinstance(literal, str)
-                else f"{LEGACY_VARIABLE} set at line {row}"
+                else f"{LEGACY_VARIABLE} set at {self.facts.place(row)}"
             )
             on = legacy_value(literal) if isinstance(literal, str) else None
             self.facts.legacy.append(LegacyInCode(row, on, text, only_if_unset))
         elif key.value == "KERAS_BACKEND" and literal in ("jax", "torch", "numpy", "openvino"):
-            self._hint3(f'KERAS_BACKEND="{literal}" (line {row}; Keras 3 only)')
+            self._hint3(f'KERAS_BACKEND="{literal}" ({self.facts.place(row)}; Keras 3 only)')
 
 
 def _exception_names(node: ast.expr | None) -> set[str]:
@@ -399,7 +422,9 @@ def _read_cells(cells: Sequence[str], facts: CodeFacts) -> None:
             at = row + text.count("\n", 0, match.start())
             value = match.group(1)
             facts.legacy.append(
-                LegacyInCode(at, legacy_value(value), f"%env {LEGACY_VARIABLE}={value} (line {at})")
+                LegacyInCode(
+                    at, legacy_value(value), f"%env {LEGACY_VARIABLE}={value} ({facts.place(at)})"
+                )
             )
         for match in re.finditer(_BACKEND_MAGIC, text):
             if match.group(1) in ("jax", "torch", "numpy"):

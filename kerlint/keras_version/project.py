@@ -381,6 +381,10 @@ class FolderReader:
         if parser.has_option("options", "python_requires"):
             spec = parser.get("options", "python_requires").strip()
             self._python(spec, path, f"python_requires {spec}")
+        for section in ("tool:pytest", "pytest"):  # pytest-env
+            if parser.has_option(section, "env"):
+                for line in _cfg_list(parser.get(section, "env")):
+                    self._environment_assignment(line, path)
         if parser.has_section("options.extras_require"):
             for extra, value in parser.items("options.extras_require"):
                 for line in _cfg_list(value):
@@ -644,6 +648,7 @@ _FIXED_NAMES = {
     "pyproject.toml": "_pyproject",
     "setup.py": "_setup_py",
     "setup.cfg": "_setup_cfg",
+    "pytest.ini": "_setup_cfg",
     "Pipfile": "_pipfile",
     "Pipfile.lock": "_pipfile_lock",
     "poetry.lock": "_toml_lock",
