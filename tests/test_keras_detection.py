@@ -405,6 +405,16 @@ TABLE = [
         "TF_USE_LEGACY_KERAS=1 in pyproject.toml and tf-keras==2.16.0 in pyproject.toml",
     ),
     (
+        "pytest-env in pytest.ini",
+        {
+            "pytest.ini": "[pytest]\nenv =\n    D:TF_USE_LEGACY_KERAS=1\n",
+            "requirements.txt": "tensorflow==2.16.1\ntf_keras==2.16.0\n",
+        },
+        TF_ATTR,
+        "2",
+        "TF_USE_LEGACY_KERAS=1 in pytest.ini and tf_keras==2.16.0 in requirements.txt",
+    ),
+    (
         "pip-compile hashes",
         {
             "requirements.txt": "tensorflow==2.15.1 \\\n    --hash=sha256:abc \\\n    --hash=sha256:def\nnumpy==1.26.4 \\\n    --hash=sha256:123\n"
@@ -704,7 +714,7 @@ def test_notebook_percent_pip_and_env(tmp_path: Path):
     assert mode.version == "2"
     assert (
         mode.because
-        == "%env TF_USE_LEGACY_KERAS=1 (line 2) and pip install tf_keras==2.17.0 in the notebook"
+        == "%env TF_USE_LEGACY_KERAS=1 (cell 1, line 2) and pip install tf_keras==2.17.0 in the notebook"
     )
 
 
@@ -716,7 +726,10 @@ def test_notebook_env_after_import_tensorflow(tmp_path: Path):
     ]
     mode = _decide_notebook(tmp_path, {}, cells)
     assert mode.version == "3"
-    assert "comes after `import tensorflow` at line 2" in mode.because
+    assert mode.because == (
+        "pip install tensorflow==2.17.0 in the notebook; %env TF_USE_LEGACY_KERAS=1 (cell 3, line 1)"
+        " comes after `import tensorflow` at cell 2, line 1, too late for this spelling"
+    )
 
 
 def test_notebook_given_raw_cells(tmp_path: Path):
