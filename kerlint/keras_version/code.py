@@ -172,7 +172,9 @@ def scan_code(text: str, starts: list[int] | None = None) -> CodeFacts:
         names = "|".join(re.escape(n) for n in dict.fromkeys(tensorflow_names))
         for match in re.finditer(rf"(?<![\w.])(?:{names})(?:\.compat\.v[12])?\.keras\b", text):
             at = text.count("\n", 0, match.start()) + 1
-            if at not in import_rows:
+            line_start = text.rfind("\n", 0, match.start()) + 1
+            in_comment = "#" in text[line_start : match.start()]
+            if at not in import_rows and not in_comment:
                 facts.roots.setdefault(ATTRIBUTE_ROOT, at)
                 break
     return facts
@@ -350,7 +352,9 @@ class _Visitor(ast.NodeVisitor):
             func, ast.Attribute
         ):
             self._hint2(f"`{name}` ({self.facts.place(node.lineno)}; removed in Keras 3)")
-        if name in _OPTIMIZERS and any(k.arg == "lr" for k in node.keywords):
+        callee = self._dotted(func) or ""
+        keras_callee = callee.split(".")[0] in ("keras", "tf_keras", "tensorflow")
+        if name in _OPTIMIZERS and keras_callee and any(k.arg == "lr" for k in node.keywords):
             self._hint2(
                 f"`{name}(lr=...)` ({self.facts.place(node.lineno)}; Keras 3 accepts only `learning_rate`)"
             )
