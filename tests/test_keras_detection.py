@@ -528,6 +528,13 @@ TABLE = [
         "`Adam(lr=...)` (line 2; Keras 3 accepts only `learning_rate`)",
     ),
     (
+        "torch's lr= is no hint",
+        {},
+        "import torch, keras\nopt = torch.optim.Adam(params, lr=0.1)\n",
+        None,
+        "no pin of tensorflow or keras found",
+    ),
+    (
         "hint keras.ops",
         {},
         "import keras\nx = keras.ops.ones((2,))\n",
@@ -979,6 +986,7 @@ def test_detection_imports_nothing_heavy():
         "import tensorflow.compat.v1 as tf1\ny = tf1.keras.layers.Dense(2)\n",
         "from keras.layers import (\n    Dense,\n)\nimport keras_core\n",
         "import numpy as np\n# tf.keras in a comment, no tensorflow import\n",
+        "import tensorflow as tf\n# tf.keras in a comment\nds = tf.data.Dataset\n",
         "from tensorflow.python.keras import backend\n",
     ],
 )
