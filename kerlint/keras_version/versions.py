@@ -79,20 +79,29 @@ def allowed(kind: str, specifier: str) -> frozenset[str] | None:
 
     An empty specifier allows everything. Pre-releases count (`==2.16.0rc0` is a 2.16).
     """
+    if not specifier.strip():
+        return frozenset(SAMPLES[kind])  # no need for packaging to read "anything"
     from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
     try:
         spec = SpecifierSet(specifier)
     except InvalidSpecifier:
         return None
-    samples = SAMPLES[kind]
-    chosen = frozenset(spec.filter(samples, prereleases=True))
+    chosen = frozenset(text for text, version in _parsed(kind) if spec.contains(version, True))
     if not chosen and specifier.strip():
         # `==2.15.0` is one exact release; the samples hold 2.15.0 but not every patch.
         exact = _exact_versions(spec)
         if exact:
             chosen = frozenset(exact)
     return chosen
+
+
+@lru_cache(maxsize=8)
+def _parsed(kind: str) -> list:
+    """The samples of a family as packaging Versions, parsed once per run."""
+    from packaging.version import Version
+
+    return [(text, Version(text)) for text in SAMPLES[kind]]
 
 
 def _exact_versions(spec) -> list[str]:
