@@ -1030,3 +1030,28 @@ def test_a_bug_in_detection_is_an_unknown_keras(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("KERLINT_DEBUG", "1")
     with pytest.raises(KeyError):
         decide(tmp_path, {}, KERAS)
+
+
+def test_packaging_is_imported_only_for_a_specifier(tmp_path: Path):
+    import subprocess
+    import sys
+
+    make(
+        tmp_path,
+        {
+            "requirements.txt": "tensorflow\nnumpy>=1\n",
+            "a.py": TF_ATTR,
+            "b/requirements.txt": "keras>=3\n",
+            "b/c.py": KERAS,
+        },
+    )
+    code = (
+        "import sys\nfrom pathlib import Path\nfrom kerlint.keras_version import KerasDetector\n"
+        "d = KerasDetector()\n"
+        f"d.decide(Path({str(tmp_path / 'a.py')!r}), 'import tensorflow as tf')\n"
+        "print('packaging' in sys.modules)\n"
+        f"print(d.decide(Path({str(tmp_path / 'b/c.py')!r}), 'import keras').version)\n"
+        "print('packaging' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "3", "True"]
