@@ -540,8 +540,7 @@ class FolderReader:
         if name in ("tensorflow/tensorflow", "docker.io/tensorflow/tensorflow"):
             match = re.match(r"^(\d+\.\d+(?:\.\d+)?)", tag)
             if match:
-                self._pep508(f"tensorflow=={match.group(1)}", path)
-                self.facts.declarations[-1] = _with_text(self.facts.declarations[-1], text)
+                self._image_pin(f"tensorflow=={match.group(1)}", path, text)
         elif name == "nvcr.io/nvidia/tensorflow":
             match = re.match(r"^(\d+)\.(\d+)-tf(\d)", tag)
             if match:
@@ -549,8 +548,7 @@ class FolderReader:
                 # NGC images of 2023 and before ship TensorFlow <= 2.14; tf1 images TF 1.15.
                 spec = "<2" if tf_major == "1" else ("<2.16" if year <= 23 else None)
                 if spec:
-                    self._pep508(f"tensorflow{spec}", path)
-                    self.facts.declarations[-1] = _with_text(self.facts.declarations[-1], text)
+                    self._image_pin(f"tensorflow{spec}", path, text)
         elif name.split("/")[-1] == "python" and name in (
             "python",
             "library/python",
@@ -561,6 +559,12 @@ class FolderReader:
                 version = match.group(1)
                 spec = f"=={version}" if version.count(".") == 2 else f"=={version}.*"
                 self._python(spec, path, text)
+
+    def _image_pin(self, line: str, path: Path, text: str) -> None:
+        """The TensorFlow a base image ships, named by its FROM line."""
+        requirement = parse(line)
+        if requirement is not None:
+            self._requirement(requirement, path, text=text)
 
     def _pip_commands(self, text: str, path: Path) -> None:
         """`pip install` (following `-r` files kept elsewhere) and `conda install` commands."""
@@ -608,8 +612,7 @@ class FolderReader:
             if match:
                 version = match.group(1)
                 spec = f"=={version}" if version.count(".") == 2 else f"=={version}.*"
-                label = "python" if path.name == "runtime.txt" else path.name
-                self._python(spec, path, f"{line}" if label != "python" else line)
+                self._python(spec, path, line)
             return
 
     def _kerlint_toml(self, path: Path) -> None:
@@ -617,17 +620,6 @@ class FolderReader:
         if isinstance(data.get("keras"), str):
             value = data["keras"]
             self.facts.kerlint_keras = (value, Evidence(f'keras = "{value}"', self._where(path)))
-
-
-def _with_text(declaration: Declaration, text: str) -> Declaration:
-    return Declaration(
-        declaration.family,
-        declaration.versions,
-        Evidence(text, declaration.evidence.where),
-        declaration.group,
-        declaration.locked,
-        declaration.marker,
-    )
 
 
 def _strings(value: object) -> list[str]:
