@@ -36,6 +36,7 @@ from kerlint.keras_version.code import (
     CodeFacts,
     add_notebook,
     cell_starts,
+    may_have_hints,
     needs_parse,
     pragma,
     read_code,
@@ -82,7 +83,7 @@ def _default_warn(message: str) -> None:
 class Project:
     """The facts that decide the Keras of the files in one folder."""
 
-    __slots__ = ("declarations", "files", "kerlint_keras", "legacy", "python")
+    __slots__ = ("declarations", "files", "kerlint_keras", "legacy", "python", "spans")
 
     def __init__(self) -> None:
         self.declarations: list[Declaration] = []
@@ -90,6 +91,7 @@ class Project:
         self.legacy: list[LegacySwitch] = []
         self.kerlint_keras: tuple[str, Evidence] | None = None
         self.files: list[Path] = []
+        self.spans: dict[str, Span] | None = None  # without a notebook's own installs
 
 
 class _Legacy:
@@ -192,7 +194,8 @@ class KerasDetector:
             resolved = {
                 root: _resolve(root, spans, project, code) for root in roots or [KERAS_ROOT]
             }
-            if code.parsed or all(version is not None for version, _ in resolved.values()):
+            settled = all(version is not None for version, _ in resolved.values())
+            if code.parsed or settled or not may_have_hints(text):
                 break
             code = read_code(text, starts)  # a root is unknown: the APIs the code uses may tell
         decided: dict[str, KerasMode] = {}
@@ -344,6 +347,14 @@ def _span(declarations: list[Declaration], kind: str, python: frozenset[str] | N
 
 
 def _spans(project: Project, code: CodeFacts) -> dict[str, Span]:
+    if not code.pip_requirements:
+        if project.spans is None:
+            project.spans = _compute_spans(project, code)
+        return project.spans
+    return _compute_spans(project, code)
+
+
+def _compute_spans(project: Project, code: CodeFacts) -> dict[str, Span]:
     python = _span(project.python, PYTHON, None)
     declarations = list(project.declarations)
     if code.pip_requirements:

@@ -88,6 +88,8 @@ class CodeFacts:
 
 def pragma(text: str) -> str | None:
     """The value of a `# kerlint: keras=2|3|auto` comment line, the last one winning."""
+    if "kerlint:" not in text:
+        return None
     found = PRAGMA.findall(text)
     return found[-1] if found else None
 
@@ -115,11 +117,25 @@ _NEEDS_PARSE = (LEGACY_VARIABLE, "KERAS_BACKEND", "google.colab")
 _IMPORT = r"(?m)^[ \t]*(?:from[ \t]+([\w.]+)[ \t]+import[ \t]+\(?[ \t]*([\w \t,]*)|import[ \t]+([\w., \t]+))"
 
 
+# The text every Keras-2-only / Keras-3-only hint needs (so most files need no parse for them).
+_HINT_TEXT = (
+    r"_generator\b|\blr\s*=|\.legacy\b|experimental|get_session|ImageDataGenerator"
+    r"|\bkeras\.(?:ops|config|random)\b|\bimport\b[^\n]*\b(?:ops|config|random)\b"
+)
+
+
 def needs_parse(text: str) -> bool:
-    """Whether the line scan may miss something `read_code` would see."""
+    """Whether the line scan may miss something `read_code` would see: the switch, the
+    backend, Colab, or an import inside `try` (a fallback: `except ImportError: import keras`)."""
     return any(word in text for word in _NEEDS_PARSE) or (
-        re.search(r"(?m)^[ \t]+(?:import|from)[ \t]", text) is not None
+        re.search(r"(?m)^[ \t]*try[ \t]*:[ \t]*(?:#.*)?\n[ \t]+(?:import|from)[ \t]", text)
+        is not None
     )
+
+
+def may_have_hints(text: str) -> bool:
+    """Whether a parse could find a Keras-2-only or Keras-3-only API at all."""
+    return re.search(_HINT_TEXT, text) is not None
 
 
 def cell_starts(cells: Sequence[str]) -> list[int]:

@@ -181,10 +181,10 @@ class Span:
 
     def below(self, threshold: str) -> bool:
         """Every allowed version is older than `threshold` (and some version is allowed)."""
-        return bool(self.versions) and all(compare(v, threshold) < 0 for v in self.versions)
+        return _all_below(self.versions, threshold)
 
     def at_least(self, threshold: str) -> bool:
-        return bool(self.versions) and all(compare(v, threshold) >= 0 for v in self.versions)
+        return _all_at_least(self.versions, threshold)
 
     @property
     def contradictory(self) -> bool:
@@ -193,6 +193,16 @@ class Span:
     def describe(self) -> str:
         """The declarations that limit the versions (or, when none does, all of them)."""
         return ", ".join(dict.fromkeys(e.describe() for e in self.limits or self.evidence))
+
+
+@lru_cache(maxsize=256)
+def _all_below(versions: frozenset[str] | None, threshold: str) -> bool:
+    return bool(versions) and all(compare(v, threshold) < 0 for v in versions)  # type: ignore[union-attr]
+
+
+@lru_cache(maxsize=256)
+def _all_at_least(versions: frozenset[str] | None, threshold: str) -> bool:
+    return bool(versions) and all(compare(v, threshold) >= 0 for v in versions)  # type: ignore[union-attr]
 
 
 def union(sets: list[frozenset[str] | None]) -> frozenset[str] | None:
