@@ -988,6 +988,7 @@ def test_detection_imports_nothing_heavy():
         "import numpy as np\n# tf.keras in a comment, no tensorflow import\n",
         "import tensorflow as tf\n# tf.keras in a comment\nds = tf.data.Dataset\n",
         "from tensorflow.python.keras import backend\n",
+        "def build():\n    import tf_keras\n    from tensorflow.keras import layers\n",
     ],
 )
 def test_line_scan_finds_the_roots_ast_finds(code: str):
