@@ -18,13 +18,10 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+from lsprotocol import types
+from pygls.lsp.client import LanguageClient
 
-pytest.importorskip("pygls")
-
-from lsprotocol import types  # noqa: E402
-from pygls.lsp.client import LanguageClient  # noqa: E402
-
-from kerlint.diagnostics import rule_url  # noqa: E402
+from kerlint.diagnostics import rule_url
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 30.0
@@ -270,6 +267,11 @@ def test_negotiated_encoding_counts_columns_in_its_units(tmp_path: Path, encodin
             expected = _expected_range(DOCUMENT, KL008_LINE, fragment, encoding)
             assert _range(kl008) == expected
             assert expected != _expected_range(DOCUMENT, KL008_LINE, fragment, "utf-16")
+            # The edits come in the same units: fix-all leaves the non-ASCII text intact.
+            everything = types.Range(types.Position(0, 0), types.Position(20, 0))
+            [fix_all] = await session.code_actions(uri, everything, only=["source.fixAll"])
+            fixed = apply_edits(DOCUMENT, fix_all.edit.changes[uri], encoding)
+            assert fixed == DOCUMENT.replace(fragment, "model.trainable = False")
 
     run(scenario())
 
@@ -292,7 +294,8 @@ def test_edits_are_checked_unsaved_and_outdated_checks_are_dropped(tmp_path: Pat
             session.change(uri, fixed, 7)
             last = await session.diagnostics(uri, lambda p: p.version == 7)
             assert set(_by_code(last)) == {"KL003"}
-            assert [p.version for p in session.published[opened:]] == [7], "outdated result"
+            await asyncio.sleep(0.5)  # time enough for any other check to be published
+            assert [p.version for p in session.published[opened:]] == [7]
             clean = fixed.replace("base.trainable = True", "base.trainable = False")
             session.change(uri, clean, 8)
             assert (await session.diagnostics(uri, lambda p: p.version == 8)).diagnostics == ()
@@ -306,7 +309,8 @@ def test_a_check_in_flight_for_an_old_version_is_not_published(tmp_path: Path) -
         # document) when version 3 arrives; only version 3's result may be published.
         async with editor(tmp_path, options={"debounceMs": 0}) as session:
             uri = (tmp_path / "train.py").as_uri()
-            long = DOCUMENT + "".join(f"v{i} = keras.layers.Dense({i})\n" for i in range(3000))
+            # ~0.5 s to check here: far longer than the 50 ms before the next version.
+            long = DOCUMENT + "".join(f"v{i} = keras.layers.Dense({i})\n" for i in range(1000))
             session.open(uri, "import keras\n")
             await session.diagnostics(uri)
             opened = len(session.published)
@@ -315,8 +319,7 @@ def test_a_check_in_flight_for_an_old_version_is_not_published(tmp_path: Path) -
             session.change(uri, "import keras\n", 3)
             await session.diagnostics(uri, lambda p: p.version == 3, after=opened)
             await asyncio.sleep(0.5)
-            versions = [p.version for p in session.published[opened:]]
-            assert 3 in versions and versions[-1] == 3, versions
+            assert [p.version for p in session.published[opened:]] == [3]
 
     run(scenario())
 
@@ -400,20 +403,6 @@ def test_quick_fixes_noqa_fix_all_and_hover(tmp_path: Path) -> None:
                 types.HoverParams(types.TextDocumentIdentifier(uri), kl008.range.start)
             )
             assert shown.contents.value.startswith("# KL008")
-
-    run(scenario())
-
-
-def test_fix_all_in_utf8_keeps_a_non_ascii_line_intact(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        async with editor(tmp_path, _capabilities(encodings=["utf-8"])) as session:
-            uri = (tmp_path / "train.py").as_uri()
-            session.open(uri, DOCUMENT)
-            await session.diagnostics(uri)
-            everything = types.Range(types.Position(0, 0), types.Position(20, 0))
-            [fix_all] = await session.code_actions(uri, everything, only=["source.fixAll"])
-            fixed = apply_edits(DOCUMENT, fix_all.edit.changes[uri], "utf-8")
-            assert fixed == DOCUMENT.replace('model.trainable = "False"', "model.trainable = False")
 
     run(scenario())
 
@@ -519,9 +508,7 @@ def test_configuration_change_changes_the_selection(tmp_path: Path) -> None:
 
             assert await after_change(config, '[tool.kerlint]\nselect = ["KL008"]\n') == {"KL008"}
             # A nearer kerlint.toml wins for the files below it, as in `kerlint check`.
-            assert await after_change(package / "kerlint.toml", 'select = ["KL003"]\n') == {
-                "KL003"
-            }
+            assert await after_change(package / "kerlint.toml", 'select = ["KL003"]\n') == {"KL003"}
             # A broken configuration is said on the document, and the server goes on.
             count = len(session.published)
             assert await after_change(package / "kerlint.toml", "select = [\n") == {"KL000"}
@@ -641,7 +628,12 @@ def test_a_client_that_disconnects_ends_the_server(tmp_path: Path) -> None:
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     try:
-        request = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}}}
+        request = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {"capabilities": {}},
+        }
         process.stdin.write(_frame(json.dumps(request).encode()))
         process.stdin.flush()
         assert process.stdout.readline().startswith(b"Content-Length")
