@@ -295,7 +295,9 @@ def test_edits_are_checked_unsaved_and_outdated_checks_are_dropped(tmp_path: Pat
             last = await session.diagnostics(uri, lambda p: p.version == 7)
             assert set(_by_code(last)) == {"KL003"}
             await asyncio.sleep(0.5)  # time enough for any other check to be published
-            assert [p.version for p in session.published[opened:]] == [7]
+            # The first change is checked at once (the document was quiet); it may be
+            # published if it was done before the second arrived. The rest wait for the last.
+            assert [p.version for p in session.published[opened:]] in ([7], [2, 7])
             clean = fixed.replace("base.trainable = True", "base.trainable = False")
             session.change(uri, clean, 8)
             assert (await session.diagnostics(uri, lambda p: p.version == 8)).diagnostics == ()

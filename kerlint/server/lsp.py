@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import inspect
 import logging
 import re
+import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -243,6 +245,7 @@ class KerlintServer(LanguageServer):
         self.push = True
         self.generation = 0
         self.pending: dict[str, asyncio.Task] = {}
+        self.last_change: dict[str, float] = {}
         self.reports: dict[str, Report] = {}
         self.published: dict[str, set[str]] = {}
 
@@ -315,12 +318,20 @@ class KerlintServer(LanguageServer):
         return report
 
     def schedule(self, key: str, delay: float) -> None:
-        """Check `key` after `delay` seconds and push the result; replaces a pending check."""
+        """Check `key` after `delay` seconds and push the result; replaces a pending check.
+
+        The pause only gathers a burst: a change to a document that is not being checked,
+        after a quiet moment, is checked at once (what a typist waits for is the check alone).
+        """
         if not self.push:
             return
+        now = time.monotonic()
         previous = self.pending.pop(key, None)
         if previous is not None:
             previous.cancel()
+        elif now - self.last_change.get(key, float("-inf")) > delay:
+            delay = 0
+        self.last_change[key] = now
         task = asyncio.ensure_future(self._check_and_publish(key, delay))
         self.pending[key] = task
         task.add_done_callback(lambda done: self._forget_task(key, done))
@@ -369,6 +380,7 @@ class KerlintServer(LanguageServer):
         if task is not None:
             task.cancel()
         self.reports.pop(key, None)
+        self.last_change.pop(key, None)
         if self.push:
             for uri in self.published.pop(key, {key}):
                 self.clear(uri)
@@ -747,4 +759,9 @@ def create_server() -> KerlintServer:
 
 def serve() -> None:
     """Run the server over stdin and stdout until the client exits or goes away."""
-    create_server().start_io()
+    server = create_server()
+    # Everything imported so far lives as long as the server: the collector need not
+    # scan it again on every check.
+    gc.collect()
+    gc.freeze()
+    server.start_io()
