@@ -186,3 +186,52 @@ def test_settings_follow_the_nearest_configuration_and_its_edits(tmp_path: Path)
 
     os.utime(tmp_path / "pyproject.toml", ns=(1, 1))
     assert check_document(project, path, source).result.diagnostics == []
+
+
+# ---------------------------------------------------------------------------- reports
+
+
+def _report(tmp_path: Path, text: str, encoding: str = "utf-16"):
+    from kerlint.server.lsp import Snapshot, build_report
+
+    path = tmp_path / "a.py"
+    snapshot = Snapshot(path.as_uri(), 1, path, str(path), text=text)
+    return build_report(ProjectSettings(tmp_path), snapshot, 0, encoding)
+
+
+def _fix_all(report, text: str) -> str:
+    from lsprotocol import types
+
+    from kerlint.server.lsp import code_actions
+
+    [uri] = report.targets
+    params = types.CodeActionParams(
+        types.TextDocumentIdentifier(uri),
+        types.Range(types.Position(0, 0), types.Position(0, 0)),
+        types.CodeActionContext(diagnostics=[], only=["source.fixAll"]),
+    )
+    [action] = code_actions(report, uri, params, "utf-16")
+    [edit] = action.edit.changes[uri]
+    lines = LineIndex(text)
+    start = lines.from_client(edit.range.start.line, edit.range.start.character, UTF16)
+    end = lines.from_client(edit.range.end.line, edit.range.end.character, UTF16)
+    return text[:start] + edit.new_text + text[end:]
+
+
+BAD = "import keras\nmodel = keras.Sequential([])\nname = 'é😀'; model.trainable = 0\n"
+
+
+def test_a_bom_and_a_coding_cookie_keep_positions_and_fixes_right(tmp_path: Path) -> None:
+    fixed = BAD.replace("trainable = 0", "trainable = False")
+    for text, expected in (
+        ("\ufeff" + BAD, "\ufeff" + fixed),
+        ("# -*- coding: latin-1 -*-\n" + BAD.replace("😀", ""), None),
+    ):
+        report = _report(tmp_path, text)
+        [target] = report.targets.values()
+        [(diagnostic, lsp)] = target.found
+        line = text.splitlines()[lsp.range.start.line]
+        column = len(line[: line.index("model.trainable")].encode("utf-16-le")) // 2
+        assert (diagnostic.code, lsp.range.start.character) == ("KL008", column)
+        expected = expected or text.replace("trainable = 0", "trainable = False")
+        assert _fix_all(report, text) == expected

@@ -8,7 +8,9 @@ a file on disk: magics, cell numbering and non-Python notebooks follow one rule.
 
 from __future__ import annotations
 
+import io
 import json
+import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,7 +56,18 @@ def python_source(path: Path, display: str, text: str) -> Source:
         raise SourceError("source contains a NUL byte", row=row)
     first = text.find("\n")
     newline = "\r\n" if first > 0 and text[first - 1] == "\r" else "\n"
-    return Source(path, display, text, newline=newline)
+    return Source(path, display, text, encoding=declared_encoding(text), newline=newline)
+
+
+def declared_encoding(text: str) -> str:
+    """The encoding the file is stored in (its PEP 263 cookie, else UTF-8), which fixes are
+    written back in; a bad cookie is refused as `check` refuses it."""
+    head = "".join(text.splitlines(keepends=True)[:2]).encode("utf-8")
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(head).readline)
+    except SyntaxError as exc:
+        raise SourceError(f"invalid encoding declaration: {exc}") from exc
+    return "utf-8" if encoding == "utf-8-sig" else encoding
 
 
 def notebook_bytes(cells: list[Cell]) -> bytes:

@@ -286,7 +286,7 @@ class KerlintServer(LanguageServer):
                 )
             return Snapshot(key, notebook.version, path, display, cells=cells)
         document = documents.get(unquote(key))
-        if document is None:
+        if document is None or not _is_python(document.language_id, key):
             return None
         # `_source`, not `source`: pygls would read a document it does not hold from disk.
         return Snapshot(key, document.version, path, display, text=document._source or "")
@@ -421,6 +421,16 @@ class KerlintServer(LanguageServer):
         logger.error("error while handling a message: %s", error)
 
 
+_PYTHON_LANGUAGES = ("python", "python3", "ipython", "py", "")
+
+
+def _is_python(language: str | None, uri: str) -> bool:
+    """A document to check: Python by its language, or by its name when it has none."""
+    if language is not None and language.lower() in _PYTHON_LANGUAGES:
+        return True
+    return language is None and unquote(uri).endswith((".py", ".pyi"))
+
+
 def _path_of(uri: str) -> Path | None:
     if not uri.startswith("file:"):
         return None
@@ -545,8 +555,8 @@ def fix_all_action(report: Report, target: Target, encoding: str) -> types.CodeA
     shift = 0
     if target.cell_index is None:
         try:
-            data = source.text.encode("utf-8")
-        except UnicodeEncodeError:
+            data = source.text.encode(source.encoding)
+        except (UnicodeEncodeError, LookupError):
             return None
         fixed = fix_all(result, report.checked.codes, data)
         if fixed is None or fixed.source is None:
