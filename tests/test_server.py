@@ -479,6 +479,28 @@ def test_notebook_diagnostics_land_on_their_cell_and_line(tmp_path: Path) -> Non
             )
             assert (await session.diagnostics(cell[3], after=count)).diagnostics == ()
 
+            # A cell added before the last one is its own target, at its own line.
+            added = f"vscode-notebook-cell:{tmp_path}/train.ipynb#C9"
+            count = len(session.published)
+            structure = types.NotebookDocumentCellChangeStructure(
+                array=types.NotebookCellArrayChange(
+                    start=3,
+                    delete_count=0,
+                    cells=[types.NotebookCell(kind=types.NotebookCellKind.Code, document=added)],
+                ),
+                did_open=[types.TextDocumentItem(added, "python", 1, "\nmodel.trainable = 0\n")],
+            )
+            session.client.notebook_document_did_change(
+                types.DidChangeNotebookDocumentParams(
+                    notebook_document=types.VersionedNotebookDocumentIdentifier(3, notebook),
+                    change=types.NotebookDocumentChangeEvent(
+                        cells=types.NotebookDocumentCellChanges(structure=structure)
+                    ),
+                )
+            )
+            [new] = (await session.diagnostics(added, after=count)).diagnostics
+            assert (new.code, new.range.start.line) == ("KL008", 1)
+
     run(scenario())
 
 
