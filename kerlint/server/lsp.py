@@ -137,7 +137,7 @@ def _lsp_diagnostic(target: Target, diagnostic: Diagnostic, encoding: str) -> ty
 def build_report(
     project: ProjectSettings, snapshot: Snapshot, generation: int, encoding: str
 ) -> Report:
-    """Check a snapshot (on the worker thread); never raises."""
+    """Check a snapshot (on the worker thread); never raises: a failure is a KL000."""
     data = None
     source: Source | None = None
     try:
@@ -151,41 +151,54 @@ def build_report(
                 snapshot.path or Path("untitled.py"), snapshot.display, snapshot.text or ""
             )
     except SourceError as exc:
-        at = Location(max(exc.row, 1), max(exc.column, 1))
-        diagnostic = Diagnostic(PARSE_ERROR, exc.message, snapshot.display, at, at)
-        checked = Checked(FileResult(Path(snapshot.display), [diagnostic]), frozenset())
+        checked = _failed(snapshot, exc.message, exc.row, exc.column)
     else:
         checked = check_document(project, snapshot.path, source)
-    targets = _targets(snapshot, source)
+    try:
+        return _report(snapshot, generation, checked, source, data, encoding)
+    except Exception as exc:  # a bug of the server's own: say so on the document
+        logger.error("reporting on %s failed:\n%s", snapshot.display, traceback.format_exc())
+        message = f"internal error in kerlint's server ({type(exc).__name__}); please report it"
+        return _report(snapshot, generation, _failed(snapshot, message), None, None, encoding)
+
+
+def _failed(snapshot: Snapshot, message: str, row: int = 1, column: int = 1) -> Checked:
+    at = Location(max(row, 1), max(column, 1))
+    diagnostic = Diagnostic(PARSE_ERROR, message, snapshot.display, at, at)
+    return Checked(FileResult(Path(snapshot.display), [diagnostic]), frozenset())
+
+
+def _report(
+    snapshot: Snapshot,
+    generation: int,
+    checked: Checked,
+    source: Source | None,
+    data: bytes | None,
+    encoding: str,
+) -> Report:
+    """Each diagnostic on its target (a notebook's: on its cell), in the client's units."""
+    if snapshot.cells is None:
+        text = snapshot.text or ""
+        only = Target(snapshot.key, text, LineIndex(text), version=snapshot.version)
+        targets = {snapshot.key: only}
+    else:
+        targets = {
+            cell.uri: Target(cell.uri, cell.text, LineIndex(cell.text), cell_index=position)
+            for position, cell in enumerate(snapshot.cells)
+        }
+    ordered = list(targets.values())
+    by_cell = {span.cell: span.index for span in (source.cells or [])} if source else {}
+    # What belongs to no cell (the notebook could not be read) goes on the first code cell.
+    fallback = next(
+        (ordered[i] for i, cell in enumerate(snapshot.cells or []) if cell.is_python),
+        ordered[0] if ordered else None,
+    )
     for diagnostic in checked.result.diagnostics:
-        target = _target_of(targets, source, diagnostic)
+        index = by_cell.get(diagnostic.cell) if diagnostic.cell is not None else None
+        target = ordered[index] if index is not None and index < len(ordered) else fallback
         if target is not None:
             target.found.append((diagnostic, _lsp_diagnostic(target, diagnostic, encoding)))
     return Report(snapshot, generation, checked, targets, data)
-
-
-def _targets(snapshot: Snapshot, source: Source | None) -> dict[str, Target]:
-    if snapshot.cells is None:
-        text = snapshot.text or ""
-        return {snapshot.key: Target(snapshot.key, text, LineIndex(text), version=snapshot.version)}
-    return {
-        cell.uri: Target(cell.uri, cell.text, LineIndex(cell.text), cell_index=position)
-        for position, cell in enumerate(snapshot.cells)
-    }
-
-
-def _target_of(
-    targets: dict[str, Target], source: Source | None, diagnostic: Diagnostic
-) -> Target | None:
-    ordered = list(targets.values())
-    if source is None or source.cells is None:
-        return ordered[0] if ordered else None
-    # A notebook: the diagnostic's cell (1-based among code cells) is at a known index.
-    for span in source.cells:
-        if span.cell == diagnostic.cell and span.index < len(ordered):
-            return ordered[span.index]
-    code_cells = [ordered[span.index] for span in source.cells if span.index < len(ordered)]
-    return (code_cells or ordered or [None])[0]
 
 
 # ---------------------------------------------------------------------------- the server
