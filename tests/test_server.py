@@ -463,6 +463,15 @@ def test_notebook_diagnostics_land_on_their_cell_and_line(tmp_path: Path) -> Non
             assert fixed == last.replace('"False"', "False")
             [fix_all] = [a for a in actions if a.kind == "source.fixAll.kerlint"]
             assert apply_edits(last, fix_all.edit.changes[cell[3]]) == fixed
+            # The notebook's own fix-all, asked for explicitly, edits every cell that has fixes.
+            everywhere = await session.code_actions(
+                cell[1],
+                types.Range(types.Position(0, 0), types.Position(0, 0)),
+                only=["notebook.source.fixAll"],
+            )
+            [notebook_fix] = everywhere
+            assert list(notebook_fix.edit.changes) == [cell[3]]
+            assert apply_edits(last, notebook_fix.edit.changes[cell[3]]) == fixed
 
             count = len(session.published)
             change = types.NotebookDocumentCellContentChanges(

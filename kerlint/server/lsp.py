@@ -53,6 +53,7 @@ logger = logging.getLogger("kerlint.server")
 
 DEFAULT_DEBOUNCE_SECONDS = 0.05
 FIX_ALL_KIND = "source.fixAll.kerlint"
+NOTEBOOK_FIX_ALL_KIND = "notebook.source.fixAll.kerlint"
 _RULE_CODE = re.compile(r"KL[0-9]{3}")
 
 
@@ -550,6 +551,10 @@ def code_actions(
                         ),
                     )
                 )
+    if only and target.cell_index is not None and _wanted(only, NOTEBOOK_FIX_ALL_KIND):
+        fix = notebook_fix_all_action(report, encoding)
+        if fix is not None:
+            actions.append(fix)
     if _wanted(only, FIX_ALL_KIND):
         fix = fix_all_action(report, target, encoding)
         if fix is not None:
@@ -592,6 +597,31 @@ def fix_all_action(report: Report, target: Target, encoding: str) -> types.CodeA
         edit=types.WorkspaceEdit(
             changes={target.uri: [_text_edit(target, change, encoding, shift)]}
         ),
+    )
+
+
+def notebook_fix_all_action(report: Report, encoding: str) -> types.CodeAction | None:
+    """`notebook.source.fixAll.kerlint` (asked for explicitly): the safe fixes of every cell."""
+    if report.data is None or not any(
+        applicable(d, unsafe=False) for t in report.targets.values() for d, _ in t.found
+    ):
+        return None
+    fixed = fix_all(report.checked.result, report.checked.codes, report.data)
+    if fixed is None:
+        return None
+    new_texts = fixed_cells(fixed)
+    changes: dict[str, list[types.TextEdit]] = {}
+    for target in report.targets.values():
+        after = new_texts.get(target.cell_index) if target.cell_index is not None else None
+        change = minimal_change(target.text, after) if after is not None else None
+        if change is not None:
+            changes[target.uri] = [_text_edit(target, change, encoding)]
+    if not changes:
+        return None
+    return types.CodeAction(
+        title="Fix all auto-fixable kerlint problems in the notebook",
+        kind=NOTEBOOK_FIX_ALL_KIND,
+        edit=types.WorkspaceEdit(changes=changes),
     )
 
 
@@ -755,7 +785,9 @@ def create_server() -> KerlintServer:
 
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
-        types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix, FIX_ALL_KIND]),
+        types.CodeActionOptions(
+            code_action_kinds=[types.CodeActionKind.QuickFix, FIX_ALL_KIND, NOTEBOOK_FIX_ALL_KIND]
+        ),
     )
     @_guarded([])
     async def code_action(ls: KerlintServer, params: types.CodeActionParams):
