@@ -301,6 +301,12 @@ def test_edits_are_checked_unsaved_and_outdated_checks_are_dropped(tmp_path: Pat
             clean = fixed.replace("base.trainable = True", "base.trainable = False")
             session.change(uri, clean, 8)
             assert (await session.diagnostics(uri, lambda p: p.version == 8)).diagnostics == ()
+            # Saving checks again (the configuration may have changed meanwhile).
+            count = len(session.published)
+            session.client.text_document_did_save(
+                types.DidSaveTextDocumentParams(types.TextDocumentIdentifier(uri))
+            )
+            assert (await session.diagnostics(uri, after=count)).version == 8
 
     run(scenario())
 

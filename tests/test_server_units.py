@@ -235,3 +235,20 @@ def test_a_bom_and_a_coding_cookie_keep_positions_and_fixes_right(tmp_path: Path
         assert (diagnostic.code, lsp.range.start.character) == ("KL008", column)
         expected = expected or text.replace("trainable = 0", "trainable = False")
         assert _fix_all(report, text) == expected
+
+
+def test_hover_shows_the_rule_page_on_a_finding_and_on_a_code_in_a_comment(tmp_path: Path) -> None:
+    from lsprotocol import types
+
+    from kerlint.docs import rule_page
+    from kerlint.server.lsp import hover
+
+    text = BAD + "x = 1  # noqa: KL003\n"
+    report = _report(tmp_path, text)
+    [uri] = report.targets
+    on_finding = hover(report, uri, types.Position(2, 20), "utf-16")
+    assert on_finding.contents.value == rule_page("KL008")
+    on_code = hover(report, uri, types.Position(3, 17), "utf-16")
+    assert on_code.contents.value == rule_page("KL003")
+    assert (on_code.range.start.character, on_code.range.end.character) == (15, 20)
+    assert hover(report, uri, types.Position(3, 2), "utf-16") is None
