@@ -18,6 +18,8 @@ from pathlib import Path
 from kerlint.config import ConfigError, Settings, resolve_settings
 from kerlint.diagnostics import Diagnostic, Location
 from kerlint.engine import FileResult, check_source
+from kerlint.facts.mode import KerasMode
+from kerlint.keras_version import KerasDetector
 from kerlint.rules import PARSE_ERROR
 from kerlint.source import Source
 
@@ -42,6 +44,21 @@ class ProjectSettings:
         # folder -> (settings or the error, the configuration file's mtime when read)
         self._by_folder: dict[Path, tuple[Settings | ConfigError, int | None]] = {}
         self._lock = threading.Lock()
+        self._detector: KerasDetector | None = None
+
+    def keras_mode(self, settings: Settings, source: Source) -> KerasMode:
+        """Which Keras the document runs, as `check` decides it (pins read once per folder)."""
+        with self._lock:
+            if self._detector is None:
+                self._detector = KerasDetector(warn=lambda message: logger.warning(message))
+            detector = self._detector
+        return detector.decide(
+            source.path,
+            source.text,
+            configured=settings.keras,
+            target=settings.target_keras,
+            notebook=source.notebook,
+        )
 
     def settings_for(self, folder: Path) -> Settings:
         """The settings for files in `folder`; ConfigError when its configuration is broken.
@@ -75,6 +92,7 @@ class ProjectSettings:
         """A configuration file changed: resolve everything again on next use."""
         with self._lock:
             self._by_folder.clear()
+            self._detector = None
 
 
 def _mtime(path: Path | None) -> int | None:
@@ -119,7 +137,8 @@ def check_document(project: ProjectSettings, path: Path | None, source: Source) 
         return Checked(FileResult(source.path, [], source), frozenset())
     codes = settings.codes_for(path if path is not None else source.path)
     try:
-        return Checked(check_source(source, codes), codes)
+        mode = project.keras_mode(settings, source)
+        return Checked(check_source(source, codes, mode=mode), codes)
     except Exception as exc:  # the engine already turns rule crashes into KL000: a last guard
         logger.error("checking %s failed:\n%s", source.display, traceback.format_exc())
         message = f"internal error in kerlint ({type(exc).__name__}): this document was not checked"
