@@ -199,7 +199,7 @@ class _NotebookDocument(_Document):
             return None
         try:
             return write_back(self.data, new_sources), done
-        except (NotebookError, UnicodeDecodeError) as exc:
+        except (NotebookError, UnicodeDecodeError, RecursionError) as exc:
             raise SourceError(f"cannot write the notebook back: {exc}") from exc
 
     def diffs(self, first: Source) -> list[tuple[str, str, str]]:

@@ -53,6 +53,7 @@ def test_every_diagnostic_field_is_cached() -> None:
         "end_location",
         "fix",
         "cell",
+        "keras",
         "verification",  # added by --verify after the check, never cached
     }
     assert {f.name for f in dataclasses.fields(Diagnostic)} == known
@@ -64,6 +65,7 @@ def test_every_diagnostic_field_is_cached() -> None:
         Location(3, 9),
         Fix("use False", (Edit("False", Location(3, 5), Location(3, 9)),), "unsafe"),
         cell=2,
+        keras={"version": "3", "why": "pinned"},
     )
     back = _load(json.loads(json.dumps(_dump(diagnostic))), "ignored.py")
     assert back == diagnostic
