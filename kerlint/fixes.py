@@ -24,7 +24,7 @@ from pathlib import Path
 import libcst as cst
 
 from kerlint.diagnostics import Diagnostic, Fix, Location
-from kerlint.engine import FileResult, check_file, check_source
+from kerlint.engine import FileResult, check_file, check_source, parse_python
 from kerlint.notebook import NotebookError, cell_text, magic_rows, write_back
 from kerlint.source import Source, SourceError, read_source
 
@@ -272,11 +272,16 @@ def fix_file(
         new_data, done = step
         try:
             new_source = read_source(source.path, source.display, new_data)
-            cst.parse_module(new_source.text)
+            # As the check parses: on a stack it fits on, long string runs shortened.
+            parse_python(new_source.text)
             if python_accepts and not _python_accepts(new_source.text):
                 raise SourceError("Python's compiler rejects it")
-        except (SourceError, cst.ParserSyntaxError) as exc:
-            reason = exc.message if isinstance(exc, SourceError) else str(exc).splitlines()[0]
+        except (SourceError, cst.ParserSyntaxError, RecursionError, MemoryError) as exc:
+            reason = (
+                exc.message
+                if isinstance(exc, SourceError)
+                else (str(exc).splitlines() or [type(exc).__name__])[0]
+            )
             outcome.warnings.append(
                 f"{source.display}: a fix would make the code unparsable ({reason}); "
                 f"fixes {', '.join(sorted({d.code for d in done}))} there were not applied"

@@ -117,6 +117,8 @@ def decode_python(data: bytes) -> tuple[str, str, bool]:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as exc:
         raise SourceError(f"invalid encoding declaration: {exc}") from exc
+    if not _ascii_compatible(encoding):
+        raise SourceError(f"the encoding declaration names {encoding}, which Python cannot read")
     try:
         text = data.decode(encoding)
     except Exception as exc:  # any codec may raise anything (`undefined`, `punycode`, ...)
@@ -128,6 +130,15 @@ def decode_python(data: bytes) -> tuple[str, str, bool]:
         row = text[: text.index("\x00")].count("\n") + 1
         raise SourceError("source contains a NUL byte", row=row)
     return text, ("utf-8" if encoding == "utf-8-sig" else encoding), bom
+
+
+def _ascii_compatible(encoding: str) -> bool:
+    """Python reads a cookie's encoding line by line as ASCII-compatible text: `utf-16`
+    decodes a whole file into nonsense, `rot13` is not a text encoding at all."""
+    try:
+        return "# coding=\n".encode(encoding) == b"# coding=\n"
+    except Exception:  # LookupError, or whatever a codec raises
+        return False
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
