@@ -136,7 +136,7 @@ def _ascii_compatible(encoding: str) -> bool:
     """Python reads a cookie's encoding line by line as ASCII-compatible text: `utf-16`
     decodes a whole file into nonsense, `rot13` is not a text encoding at all."""
     try:
-        return "# coding=\n".encode(encoding) == b"# coding=\n"
+        return b"# coding=\n".decode(encoding) == "# coding=\n"
     except Exception:  # LookupError, or whatever a codec raises
         return False
 
