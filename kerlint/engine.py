@@ -270,6 +270,7 @@ def _parse(text: str, deep_stack: bool) -> cst.Module:
 
     `deep_stack`: the text was not vetted by CPython, or is large: never on this stack.
     """
+    text = _nfkc_identifiers(text) or text
     try:
         return _parse_on_a_fitting_stack(text, deep_stack)
     except cst.ParserSyntaxError:
@@ -445,6 +446,40 @@ def _shorten_string_runs(text: str) -> str | None:
 
 
 _LONG_STRING_RUN = 1000
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+def _nfkc_identifiers(text: str) -> str | None:
+    """`text` with its identifiers as Python reads them (NFKC: fullwidth `b` is `b`), or None
+    when none needs it. LibCST keeps names as written; every rule compares them.
+
+    Only a name whose normal form has as many characters is rewritten, so that every row and
+    column stays where it was (a name with a ligature, `ﬁt`, stays as written).
+    """
+    import unicodedata
+
+    if text.isascii() or all(
+        unicodedata.is_normalized("NFKC", run) for run in _NON_ASCII.findall(text)
+    ):
+        return None
+    import io
+    import tokenize
+
+    lines = text.splitlines(keepends=True)
+    changed = False
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if token.type != tokenize.NAME or token.string.isascii():
+                continue
+            normal = unicodedata.normalize("NFKC", token.string)
+            (row, start), (_, end) = token.start, token.end
+            if normal != token.string and len(normal) == len(token.string):
+                line = lines[row - 1]
+                lines[row - 1] = line[:start] + normal + line[end:]
+                changed = True
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    return "".join(lines) if changed else None
 
 
 def _error(

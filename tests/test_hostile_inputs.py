@@ -305,3 +305,33 @@ def test_too_many_comprehension_clauses_is_a_clear_kl000() -> None:
     (diagnostic,) = check_source(Source(Path("t.py"), "t.py", text), ALL).diagnostics
     assert diagnostic.code == "KL000" and diagnostic.location.row == BAD_ROW + 1
     assert "`for` clauses of 3,500 parts is too long" in diagnostic.message
+
+
+@pytest.mark.parametrize(
+    "spelling", ["\uff4dodel", "\uff4d\uff4f\uff44\uff45\uff4c", "\U0001d426odel", "model"]
+)
+def test_identifiers_are_read_as_python_reads_them(spelling: str) -> None:
+    """A fullwidth `m` is `m` to Python (NFKC): the finding is the same, the fix keeps the text."""
+    import unicodedata
+
+    assert unicodedata.normalize("NFKC", spelling) == "model"
+    text = BAD.replace(
+        'model.layers[0].trainable = "False"', f'{spelling}.layers[0].trainable = "False"  # café'
+    )
+    source = Source(Path("t.py"), "t.py", text)
+    (diagnostic,) = check_source(source, ALL).diagnostics
+    assert (diagnostic.code, diagnostic.location.row, diagnostic.location.column) == ("KL008", 4, 1)
+    (edit,) = diagnostic.fix.edits
+    start = len(spelling) + len(".layers[0].trainable = ") + 1
+    assert (edit.content, edit.location.column, edit.end_location.column) == (
+        "False",
+        start,
+        start + 7,
+    )
+
+
+def test_a_name_whose_normal_form_is_longer_is_left_as_written() -> None:
+    text = BAD + "\ufb01t = 1\nx = \ufb01t\n"  # `ﬁt` is `fit`: two characters for one
+    assert [d.code for d in check_source(Source(Path("t.py"), "t.py", text), ALL).diagnostics] == [
+        "KL008"
+    ]
