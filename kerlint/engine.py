@@ -274,10 +274,13 @@ def _parse(text: str, deep_stack: bool) -> cst.Module:
     try:
         return _parse_on_a_fitting_stack(text, deep_stack)
     except cst.ParserSyntaxError:
-        shortened = _shorten_string_runs(text)
-        if shortened is None:
+        # Python reads more than LibCST does: where a known difference is at fault, parse
+        # the text with it mended in place (every row and column kept).
+        repaired = _unparenthesize_annotated_targets(text)
+        repaired = _shorten_string_runs(repaired or text) or repaired
+        if repaired is None:
             raise
-    return _parse_on_a_fitting_stack(shortened, deep_stack)
+    return _parse_on_a_fitting_stack(repaired, deep_stack)
 
 
 def _parse_on_a_fitting_stack(text: str, deep_stack: bool) -> cst.Module:
@@ -446,6 +449,47 @@ def _shorten_string_runs(text: str) -> str | None:
 
 
 _LONG_STRING_RUN = 1000
+
+
+def _unparenthesize_annotated_targets(text: str) -> str | None:
+    """`text` with the brackets around one-line annotated targets taken out: `(x): int = 1`
+    is valid Python (the target is then not recorded in `__annotations__`), not to LibCST.
+
+    `(x): int` becomes `x  : int`: the target moves left by its brackets, everything after
+    it stays in its column. None when there is none, or Python rejects `text`.
+    """
+    try:
+        tree = _python_tree(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    lines = text.splitlines(keepends=True)
+    changed = False
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.AnnAssign) or node.simple:
+            continue
+        target, annotation = node.target, node.annotation
+        if not node.lineno == target.lineno == target.end_lineno == annotation.lineno:
+            continue
+        line = lines[node.lineno - 1]
+        first = _column(line, node.col_offset)
+        start = _column(line, target.col_offset)
+        end = _column(line, target.end_col_offset or 0)
+        colon = line.find(":", end, _column(line, annotation.col_offset))
+        before, after = line[first:start], line[end:colon] if colon >= 0 else None
+        if after is None or before.strip("( \t") or after.strip(") \t"):
+            continue  # a comment or a line break between the brackets: left alone
+        lines[node.lineno - 1] = (
+            line[:first] + line[start:end] + " " * len(before + after) + line[colon:]
+        )
+        changed = True
+    return "".join(lines) if changed else None
+
+
+def _column(line: str, byte_offset: int) -> int:
+    """The character column of a UTF-8 byte offset into `line` (CPython's tree counts bytes)."""
+    return len(line.encode("utf-8")[:byte_offset].decode("utf-8", "ignore"))
+
+
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 
 

@@ -335,3 +335,14 @@ def test_a_name_whose_normal_form_is_longer_is_left_as_written() -> None:
     assert [d.code for d in check_source(Source(Path("t.py"), "t.py", text), ALL).diagnostics] == [
         "KL008"
     ]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["(x): int = 1", "(a.b): int = 1", "((x)): int", "( x ) : int = 1", "(é): str = 'é'"],
+)
+def test_a_parenthesized_annotated_target_is_valid_code(statement: str) -> None:
+    """Python accepts `(x): int = 1`; LibCST does not: the brackets are taken out for it."""
+    text = statement + "\n" + BAD + "if True:\n    " + statement + "\n"
+    found = check_source(Source(Path("t.py"), "t.py", text), ALL).diagnostics
+    assert [(d.code, d.location.row) for d in found] == [("KL008", BAD_ROW + 1)]
