@@ -276,7 +276,8 @@ def _parse(text: str, deep_stack: bool) -> cst.Module:
     except cst.ParserSyntaxError:
         # Python reads more than LibCST does: where a known difference is at fault, parse
         # the text with it mended in place (every row and column kept).
-        repaired = _unparenthesize_annotated_targets(text)
+        repaired = _spaces_for_indentation(text)
+        repaired = _unparenthesize_annotated_targets(repaired or text) or repaired
         repaired = _shorten_string_runs(repaired or text) or repaired
         if repaired is None:
             raise
@@ -483,6 +484,47 @@ def _unparenthesize_annotated_targets(text: str) -> str | None:
         )
         changed = True
     return "".join(lines) if changed else None
+
+
+_LEADING_WHITESPACE = re.compile(r"[ \t\f]*")
+
+
+def _spaces_for_indentation(text: str) -> str | None:
+    """`text` with the tabs and form feeds of its indentation made spaces, one for one, when
+    Python reads the result as the same program; None otherwise.
+
+    Python accepts a mix of tabs and spaces when it is unambiguous (the indentation grows
+    and shrinks alike counting a tab as 8 columns or as 1) and restarts the count after a
+    form feed; LibCST needs each block's indentation to begin with its parent's, as text.
+    One space per character keeps every row and column, and Python's own tree (compared
+    without positions) proves the blocks are the same.
+    """
+    if "\t" not in text and "\f" not in text:
+        return None
+    import io
+    import tokenize
+
+    inside_strings: set[int] = set()
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if token.start[0] != token.end[0]:
+                inside_strings.update(range(token.start[0] + 1, token.end[0] + 1))
+        before = ast.dump(_python_tree(text))
+    except (tokenize.TokenError, SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    lines = text.splitlines(keepends=True)
+    for row, line in enumerate(lines, 1):
+        if row in inside_strings:
+            continue
+        indent = _LEADING_WHITESPACE.match(line).group(0)  # type: ignore[union-attr]
+        if "\t" in indent or "\f" in indent:
+            lines[row - 1] = " " * len(indent) + line[len(indent) :]
+    repaired = "".join(lines)
+    try:
+        same = ast.dump(_python_tree(repaired)) == before
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    return repaired if same and repaired != text else None
 
 
 def _column(line: str, byte_offset: int) -> int:

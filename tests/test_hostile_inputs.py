@@ -6,6 +6,7 @@ a traceback, a hang or an unbounded read. Every input is generated here.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import sys
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import pytest
 from conftest import BAD, CLEAN, run_process
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kerlint.cache import CACHE_DIR_NAME, Cache
 from kerlint.engine import check_source
@@ -346,3 +349,23 @@ def test_a_parenthesized_annotated_target_is_valid_code(statement: str) -> None:
     text = statement + "\n" + BAD + "if True:\n    " + statement + "\n"
     found = check_source(Source(Path("t.py"), "t.py", text), ALL).diagnostics
     assert [(d.code, d.location.row) for d in found] == [("KL008", BAD_ROW + 1)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    indents=st.lists(st.text(alphabet=" \t", min_size=1, max_size=6), min_size=3, max_size=3),
+    docstring_tab=st.booleans(),
+)
+def test_tab_and_space_mixes_python_accepts_are_checked(indents, docstring_tab) -> None:
+    """Python accepts a tab/space mix that is unambiguous at tab sizes 8 and 1; LibCST
+    needed each block's indentation to start with its parent's. Spaced out one for one,
+    every row and column stays (a tab inside a docstring is left as it is)."""
+    a, b, c = indents
+    block = f"def f():\n{a}'''doc\n\tline'''\n{a}if y:\n{b}z = 2\n{c}w = 3\n"
+    text = BAD + (block if docstring_tab else block.replace("\tline", "line"))
+    try:
+        compile(text, "t.py", "exec", flags=ast.PyCF_ONLY_AST)
+    except SyntaxError:
+        return  # not Python: nothing to hold kerlint to
+    found = check_source(Source(Path("t.py"), "t.py", text), ALL).diagnostics
+    assert [(d.code, d.location.row) for d in found] == [("KL008", BAD_ROW)]
