@@ -369,3 +369,12 @@ def test_tab_and_space_mixes_python_accepts_are_checked(indents, docstring_tab) 
         return  # not Python: nothing to hold kerlint to
     found = check_source(Source(Path("t.py"), "t.py", text), ALL).diagnostics
     assert [(d.code, d.location.row) for d in found] == [("KL008", BAD_ROW)]
+
+
+@pytest.mark.parametrize("literal", ["0x" + "f" * 5_000, "1" + "0" * 4_200, "-0b" + "1" * 20_000])
+def test_a_huge_integer_literal_is_reported_not_an_internal_error(literal: str) -> None:
+    """Past 4,300 decimal digits `repr(int)` raises: the message shows the number cut short."""
+    text = BAD.replace('"False"', literal)
+    (diagnostic,) = check_source(Source(Path("t.py"), "t.py", text), ALL).diagnostics
+    assert diagnostic.code == "KL008" and diagnostic.location.row == BAD_ROW
+    assert "..." in diagnostic.message and len(diagnostic.message) < 300
