@@ -168,6 +168,7 @@ _STACK_PER_ITEM = 2 * 1024
 # passes through C), it holds many times over.
 DEEP_RECURSION_LIMIT = 60_000
 _NESTING_WORDS = ("nested", "too complex", "recursion")
+_RUN_WORDS = re.compile(r"\b(?:and|or|for)\b")
 
 
 def _python_verdict(text: str) -> BaseException | None:
@@ -209,6 +210,11 @@ def _shape_error(text: str) -> tuple[str, int, int] | None:
     """
     if len(text) <= DEEP_STACK_SAFE_BYTES:
         return None
+    # No run is longer than all the dots and `and`/`or`/`for` words of the file together,
+    # and CPython's tree is at most ~3,000 deep: most large files are cleared by that.
+    most_items = text.count(".") + len(_RUN_WORDS.findall(text))
+    if _cpython_max_depth() * _STACK_PER_LEVEL + most_items * _STACK_PER_ITEM <= _STACK_BUDGET:
+        return None
     try:
         tree = _python_tree(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -224,6 +230,11 @@ def _shape_error(text: str) -> tuple[str, int, int] | None:
         row,
         column,
     )
+
+
+def _cpython_max_depth() -> int:
+    """The deepest tree CPython builds: 3 frames per level of its recursion limit."""
+    return 3 * sys.getrecursionlimit()
 
 
 def _depth_and_longest_run(tree: ast.AST) -> tuple[int, tuple[int, str, ast.AST]]:
@@ -245,8 +256,6 @@ def _depth_and_longest_run(tree: ast.AST) -> tuple[int, tuple[int, str, ast.AST]
 def _run_of(node: ast.AST) -> tuple[int, str] | None:
     if isinstance(node, ast.BoolOp):
         return len(node.values), "a boolean chain"
-    if isinstance(node, ast.Compare):
-        return len(node.comparators) + 1, "a comparison chain"
     if isinstance(node, ast.Import):
         return max(alias.name.count(".") + 1 for alias in node.names), "a dotted name"
     if isinstance(node, ast.ImportFrom) and node.module:
