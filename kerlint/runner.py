@@ -150,8 +150,12 @@ def execute(request: CheckRequest) -> int:
     stdin_data: bytes | None = None
     if request.stdin_filename is not None:
         if request.fix or request.diff:
-            stdin_data = sys.stdin.buffer.read()
-            result = _check_stdin_data(request.stdin_filename, request.settings, stdin_data)
+            try:
+                stdin_data = sys.stdin.buffer.read()
+            except (AttributeError, OSError, ValueError):  # closed or missing stdin
+                result = run_stdin(request.stdin_filename, request.settings)  # its KL000
+            else:
+                result = _check_stdin_data(request.stdin_filename, request.settings, stdin_data)
         else:
             result = run_stdin(request.stdin_filename, request.settings)
     else:
