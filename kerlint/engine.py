@@ -15,6 +15,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import libcst as cst
 
@@ -24,6 +25,9 @@ from kerlint.rules import PARSE_ERROR, registry
 from kerlint.rules.base import Finding, FixSpec, Replacement, Rule
 from kerlint.source import Source, SourceError, read_source
 from kerlint.suppress import find_suppressions
+
+if TYPE_CHECKING:
+    from kerlint.project import Project
 
 # A file that never says "keras" cannot hold a Keras object kerlint could know of.
 KERAS_MARKER = "keras"
@@ -43,14 +47,19 @@ def rules_for(codes: Iterable[str]) -> list[Rule]:
 
 
 def check_file(
-    path: Path, codes: frozenset[str], display: str | None = None, data: bytes | None = None
+    path: Path,
+    codes: frozenset[str],
+    display: str | None = None,
+    data: bytes | None = None,
+    project: Project | None = None,
 ) -> FileResult:
+    """`project`: follow imports of project modules into their definitions (None: this file)."""
     display = display if display is not None else str(path)
     try:
         source = read_source(path, display, data)
     except SourceError as exc:
         return FileResult(path, [_error(display, exc.message, exc.row, exc.column)])
-    return check_source(source, codes)
+    return check_source(source, codes, project=project)
 
 
 def applicable_rules(text: str, codes: frozenset[str]) -> list[Rule]:
@@ -70,17 +79,35 @@ def applicable_rules(text: str, codes: frozenset[str]) -> list[Rule]:
     return chosen
 
 
+def closure_rules(
+    source: Source, codes: frozenset[str], project: Project | None
+) -> list[Rule]:
+    """The rules that matter for a file and the project modules it imports: a file that only
+    trains a model frozen in `models.py` matters when `models.py` holds the freeze."""
+    rules = applicable_rules(source.text, codes)
+    if project is None or len(rules) == len(rules_for(codes)):
+        return rules
+    chosen = {rule.code for rule in rules}
+    for record in project.closure(source.path, source.text):
+        chosen.update(rule.code for rule in applicable_rules(record.text, codes))
+    return [rule for rule in rules_for(codes) if rule.code in chosen]
+
+
 def check_source(
-    source: Source, codes: frozenset[str], rules: list[Rule] | None = None
+    source: Source,
+    codes: frozenset[str],
+    rules: list[Rule] | None = None,
+    project: Project | None = None,
 ) -> FileResult:
     """Check one decoded file; never raises: every failure becomes a KL000 diagnostic.
 
-    `rules`: the result of `applicable_rules` when the caller has it already (the runner
-    prefilters before it looks in the cache).
+    `rules`: the result of `applicable_rules` (or `closure_rules`) when the caller has it
+    already (the runner prefilters before it looks in the cache). `project`: imports of
+    project modules are followed into them.
     """
     text = source.text
     if rules is None:
-        rules = applicable_rules(text, codes)
+        rules = closure_rules(source, codes, project)
     if not rules:
         return FileResult(source.path, [], source)
     verdict = _python_verdict(text)
@@ -113,7 +140,14 @@ def check_source(
         _reraise_when_debugging()
         return FileResult(source.path, [_internal_error(source.display, "parsing", exc)], source)
     try:
-        facts = FileFacts(module, text, source.to_cell if source.is_notebook else None)
+        resolver = project.resolver(source.path) if project is not None else None
+        facts = FileFacts(
+            module,
+            text,
+            source.to_cell if source.is_notebook else None,
+            resolve=resolver,
+            package=resolver.package if resolver is not None else None,
+        )
         findings = [(rule, finding) for rule in rules for finding in rule.check(facts)]
         diagnostics = _to_diagnostics(source, facts, findings)
     except RecursionError:
@@ -253,30 +287,48 @@ def _to_diagnostics(
     seen: set[tuple[str, int, int]] = set()
     result: list[Diagnostic] = []
     for rule, finding in findings:
-        span = facts.range_of(finding.node)
+        message, origin, fix_spec = finding.message, None, finding.fix
+        site = facts.site_of(finding.node)
+        if site is not None:  # in another module: at the call here, naming both places
+            message, origin = _elsewhere(facts, site, finding.node, message, source.display)
+            span, fix_spec = facts.range_of(site.call), None
+        else:
+            span = facts.range_of(finding.node)
         row, column = span.start.line, span.start.column + 1
         if (rule.code, row, column) in seen or suppressions.suppresses(rule.code, row):
             continue
         seen.add((rule.code, row, column))
         end = Location(span.end.line, span.end.column + 1)
         cell, cell_row = source.to_cell(row)
-        fix = _to_fix(facts, finding.fix, source, cell) if finding.fix else None
+        fix = _to_fix(facts, fix_spec, source, cell) if fix_spec else None
         if cell is not None:
             _, end_row = source.to_cell(end.line if hasattr(end, "line") else end.row)
             end = Location(end_row, end.column)
-        result.append(
-            Diagnostic(
-                rule.code,
-                finding.message,
-                source.display,
-                Location(cell_row, column),
-                end,
-                fix,
-                cell,
-            )
+        diagnostic = Diagnostic(
+            rule.code, message, source.display, Location(cell_row, column), end, fix, cell
         )
+        result.append(diagnostic.with_(origin=origin) if origin else diagnostic)
     result.sort(key=lambda d: d.sort_key)
     return result
+
+
+def _elsewhere(
+    facts: FileFacts, site, node: cst.CSTNode, message: str, display: str
+) -> tuple[str, dict]:
+    """A finding in an imported module: the message names it and the call that leads there;
+    the origin lets a run that checks that module too report it there instead."""
+    record = site.origin
+    span = record.positions[node]
+    call = facts.at(site.call)
+    where = f"line {span.start.line} of {record.display}"
+    message = f"{message} (At {where}, reached through the call at {call} of {display}.)"
+    origin = {
+        "path": str(record.file.path),
+        "filename": record.display,
+        "location": [span.start.line, span.start.column + 1],
+        "end": [span.end.line, span.end.column + 1],
+    }
+    return message, origin
 
 
 def _to_fix(

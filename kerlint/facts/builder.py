@@ -11,8 +11,12 @@ Keras's own API (constructors, `compile`/`fit`, optimizers, callbacks) is taught
 
 Across files: a name imported from another module of the project is a `Ref` to its
 qualified name. `build_facts(module, resolve=...)` takes a resolver that turns such a
-name into a `Function` of another parsed module; a repository-wide pass supplies one
-and the call is spliced in exactly like a call within the file.
+name into a `Function` of another parsed module, or an `Imported` function or class with
+the globals of its module (`kerlint.project` supplies one); the call is spliced in exactly
+like a call within the file, its body reading its own module's globals. The syntactic
+records (attribute writes, weight-list uses) of another module's code are that module's
+own findings and are not kept; its events are, with the call in this file that led there
+(`Facts.foreign_sites`), so that a finding there can be placed.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ from kerlint.facts.records import (
     DiscardedComparison,
     Env,
     Facts,
+    ForeignSite,
+    Imported,
     LayerList,
     ListValue,
     Values,
@@ -56,6 +62,7 @@ from kerlint.facts.records import (
     tensor_union,
 )
 from kerlint.facts.syntax import (
+    absolute_import,
     all_params,
     bool_literal,
     class_methods,
@@ -71,7 +78,7 @@ from kerlint.facts.syntax import (
 )
 
 # Turns the qualified name of a function imported from the project into its definition.
-Resolver = Callable[[str], Function | None]
+Resolver = Callable[[str], Function | Imported | None]
 MAX_INLINE_DEPTH = 4
 # Statements interpreted per file, and times one function is spliced in, before calls are
 # treated as unknown (which only ever silences rules): large library files stay cheap.
@@ -79,8 +86,11 @@ WORK_BUDGET = 20_000
 MAX_INLINES_PER_FUNCTION = 24
 
 
-def build_facts(module: cst.Module, resolve: Resolver | None = None) -> Facts:
-    builder = Builder(module, resolve)
+def build_facts(
+    module: cst.Module, resolve: Resolver | None = None, package: str | None = None
+) -> Facts:
+    """`package`: what the module's relative imports are relative to (None: unknown)."""
+    builder = Builder(module, resolve, package)
     builder.run()
     return builder.facts
 
@@ -90,9 +100,18 @@ def is_keras(value: Value) -> bool:
 
 
 class Builder(KerasApi):
-    def __init__(self, module: cst.Module, resolve: Resolver | None = None) -> None:
+    def __init__(
+        self, module: cst.Module, resolve: Resolver | None = None, package: str | None = None
+    ) -> None:
         self.module = module
         self.resolve = resolve
+        self.package = package
+        # Definitions of other project modules, by id of their node; the call in this file
+        # through which the walk is in another module's code, and the call being made.
+        self.foreign: dict[int, Imported] = {}
+        self.adopted_globals: set[int] = set()
+        self.home_site: cst.CSTNode | None = None
+        self.current_call: cst.CSTNode | None = None
         self.facts = Facts()
         self.seq = self.facts.main
         self.module_env: Env = {}
@@ -355,6 +374,9 @@ class Builder(KerasApi):
 
     def exec_import_from(self, node: cst.ImportFrom, env: Env) -> Env:
         module = None if node.relative or node.module is None else dotted_name(node.module)
+        if node.relative and self.package is not None:
+            inner = dotted_name(node.module) if node.module is not None else None
+            module = absolute_import(self.package, len(node.relative), inner)
         if module and (names.is_keras_family(module) or module.split(".")[0] == "tensorflow"):
             self.facts.uses_keras = True
         if isinstance(node.names, cst.ImportStar):
@@ -526,6 +548,10 @@ class Builder(KerasApi):
                         bases.append(class_base(canonical))
                     elif names.is_keras_family(value.name):
                         bases.append("keras.Model")
+                    else:
+                        base = self.imported_class(value.name)
+                        if base is not None and base.keras_base:
+                            bases.append(base.keras_base)
                 elif isinstance(value, Class) and value.keras_base:
                     bases.append(value.keras_base)
         klass = Class(node, tuple(bases))
@@ -746,6 +772,7 @@ class Builder(KerasApi):
                 continue
             else:
                 positional.append(values)
+        self.current_call = node
         if isinstance(node.func, cst.Attribute):
             method = node.func.attr.value
             handled = self.method_call(node, method, owners, positional, keywords, env)
@@ -837,7 +864,78 @@ class Builder(KerasApi):
                 if isinstance(value, Obj) and value.kind in ("model", "layer"):
                     self.emit("havoc", node, target=value)
 
+    # ------------------------------------------------------------------ other modules
+    def imported(self, qualified: str) -> Imported | Function | None:
+        """The project definition a name imported from another module stands for, if any."""
+        if self.resolve is None:
+            return None
+        found = self.resolve(qualified)
+        if isinstance(found, Imported):
+            self.foreign[id(found.value.node)] = found
+            self._adopt_globals(found)
+        return found
+
+    def imported_class(self, qualified: str) -> Class | None:
+        found = self.imported(qualified)
+        if isinstance(found, Imported) and isinstance(found.value, Class):
+            return found.value
+        return None
+
+    def _adopt_globals(self, imported: Imported) -> None:
+        """Every function and class of that module belongs to it (its helpers, its methods)."""
+        if id(imported.globals) in self.adopted_globals:
+            return
+        self.adopted_globals.add(id(imported.globals))
+        for values in imported.globals.values():
+            for value in values:
+                if isinstance(value, Function | Class) and id(value.node) not in self.foreign:
+                    self.foreign[id(value.node)] = Imported(value, imported.globals, imported.origin)
+
+    def _foreign_of(self, function: Function) -> Imported | None:
+        found = self.foreign.get(id(function.node))
+        if found is None and function.owner is not None:
+            found = self.foreign.get(id(function.owner))
+        return found
+
     def _run_body(self, function: Function, local: Env, env: Env) -> Values:
+        imported = self._foreign_of(function) if self.foreign else None
+        if imported is None:
+            return self._run_body_here(function, local, env)
+        saved_globals, saved_site = self.module_env, self.home_site
+        crossing = saved_site is None
+        if crossing:
+            self.home_site = self.current_call or function.node
+            marks = self._record_lengths()
+        if self.home_site is not None and id(function.node) not in self.facts.foreign_sites:
+            self.facts.foreign_sites[id(function.node)] = ForeignSite(
+                function.node, self.home_site, imported.origin
+            )
+        self.module_env = imported.globals
+        try:
+            return self._run_body_here(function, local, env)
+        finally:
+            self.module_env, self.home_site = saved_globals, saved_site
+            if crossing:
+                self._truncate_records(marks)
+
+    def _record_lengths(self) -> tuple[int, ...]:
+        facts = self.facts
+        return (
+            len(facts.attribute_writes),
+            len(facts.weight_mutations),
+            len(facts.discarded_comparisons),
+            len(facts.weights_uses),
+        )
+
+    def _truncate_records(self, marks: tuple[int, ...]) -> None:
+        """Another module's syntactic findings are its own: found when it is checked."""
+        facts = self.facts
+        del facts.attribute_writes[marks[0] :]
+        del facts.weight_mutations[marks[1] :]
+        del facts.discarded_comparisons[marks[2] :]
+        del facts.weights_uses[marks[3] :]
+
+    def _run_body_here(self, function: Function, local: Env, env: Env) -> Values:
         node = function.node
         frame = Frame(Seq())
         self.seq.items.append(frame)

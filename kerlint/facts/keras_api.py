@@ -16,6 +16,7 @@ from kerlint.facts.model import Class, Function, Literal_, Obj, Ref, Seq, Value
 from kerlint.facts.records import (
     NOTHING,
     Env,
+    Imported,
     ListValue,
     Values,
     WeightList,
@@ -137,9 +138,13 @@ class KerasApi(_Base):
         canonical = names.canonical(ref.name)
         leaf = ref.name.rsplit(".", 1)[-1]
         if canonical is None and self.resolve is not None:
-            function = self.resolve(ref.name)
-            if function is not None:
-                return self._call_function(function, tuple(positional), keywords, env)
+            found = self.imported(ref.name)
+            if isinstance(found, Imported):
+                if isinstance(found.value, Class):
+                    return self.instantiate(node, found.value, positional, keywords, env)
+                return self._call_function(found.value, tuple(positional), keywords, env)
+            if found is not None:
+                return self._call_function(found, tuple(positional), keywords, env)
         if canonical is None:
             if ref.name in ("zip", "enumerate", "reversed", "list", "tuple", "sorted", "iter"):
                 flat = tuple(v for vs in positional for v in vs)

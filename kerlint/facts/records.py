@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from kerlint.facts.model import Event, Obj, Seq, Value
+from kerlint.facts.model import Class, Event, Function, Obj, Seq, Value
 
 Values = tuple[Value, ...]
 Env = dict[str, Values]
@@ -82,6 +82,28 @@ class WeightsUse:
     lists: tuple[WeightList, ...]
 
 
+@dataclass(frozen=True, eq=False)
+class Imported:
+    """A function or class of another project module, with the globals its body reads.
+
+    `origin` is the module it was defined in (the project package's record of it; the facts
+    only hand it back, to place findings and name places in that module).
+    """
+
+    value: Function | Class
+    globals: Env
+    origin: object
+
+
+@dataclass
+class ForeignSite:
+    """A function of another module spliced in, and the call in this file that led there."""
+
+    function: cst.FunctionDef
+    call: cst.CSTNode
+    origin: object
+
+
 @dataclass
 class Facts:
     """What one walk learned: objects, the timelines, and the syntactic findings' inputs."""
@@ -95,6 +117,8 @@ class Facts:
     weight_mutations: list[WeightMutation] = field(default_factory=list)
     discarded_comparisons: list[DiscardedComparison] = field(default_factory=list)
     weights_uses: list[WeightsUse] = field(default_factory=list)
+    # Functions of other project modules spliced in, by id of their node (first call wins).
+    foreign_sites: dict[int, ForeignSite] = field(default_factory=dict)
 
     @property
     def timelines(self) -> list[Seq]:

@@ -16,6 +16,21 @@ def dotted_name(node) -> str | None:
     return None
 
 
+def absolute_import(package: str | None, level: int, module: str | None) -> str | None:
+    """`from ..x import y` in package `a.b.c` imports `a.b.x`: the absolute module, or None."""
+    if level == 0:
+        return module
+    if package is None:
+        return None
+    parts = package.split(".") if package else []
+    if level - 1 > len(parts):
+        return None
+    base = parts[: len(parts) - (level - 1)]
+    if module:
+        base.append(module)
+    return ".".join(base) or None
+
+
 def all_params(params: cst.Parameters) -> list[cst.Param]:
     result = [*params.posonly_params, *params.params]
     if isinstance(params.star_arg, cst.Param):

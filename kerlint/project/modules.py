@@ -1,0 +1,312 @@
+"""The project's modules as the builder sees them: parsed once, with their globals.
+
+A module a checked file imports is read, parsed and summarised by its module-level
+definitions only (imports, functions, classes): its globals. A function or class the
+builder asks for comes back as an `Imported` with those globals, and is spliced in at the
+call site like a function of the checked file. Module-level code of a dependency is never
+run: what it builds at import time stays unknown, and unknown silences.
+
+Per run (and per worker process) every module is read and parsed at most once, however
+many files import it; the import closure of a file (for the prefilter and the cache key)
+is found from the text alone, without parsing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import libcst as cst
+
+from kerlint.facts import names
+from kerlint.facts.model import Class, Function, Ref
+from kerlint.facts.records import Env, Imported, class_base
+from kerlint.facts.syntax import absolute_import, dotted_name
+from kerlint.project.index import ModuleFile, ProjectIndex, imported_modules
+from kerlint.source import SourceError, read_bytes, read_source
+
+# Re-exports followed (`from .models import build` in a package's `__init__`) before giving up.
+MAX_REEXPORTS = 8
+# Parsed dependencies kept in memory at once (the least recently used are dropped).
+MAX_PARSED = 128
+
+
+@dataclass(eq=False)
+class ModuleRecord:
+    """One project module read for its dependents: text, parse, globals, positions."""
+
+    file: ModuleFile
+    display: str
+    data: bytes
+    text: str
+    module: cst.Module | None = None
+    globals: Env = field(default_factory=dict)
+
+    @cached_property
+    def positions(self):
+        """Line and column of every node, computed only when a finding lies here."""
+        from libcst.metadata import MetadataWrapper, PositionProvider
+
+        assert self.module is not None
+        return MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
+
+    def line(self, node: cst.CSTNode) -> int:
+        try:
+            return self.positions[node].start.line
+        except KeyError:
+            return 0
+
+    @property
+    def digest(self) -> str:
+        return hashlib.blake2b(self.data, digest_size=16).hexdigest()
+
+
+def display_name(path: Path) -> str:
+    """How a dependency is named in messages: relative to the working folder when inside."""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return str(path) if relative.startswith("..") else relative
+
+
+class Project:
+    """The index and the modules read so far, shared by every file checked in one process."""
+
+    def __init__(self, index: ProjectIndex) -> None:
+        self.index = index
+        self._texts: dict[Path, ModuleRecord | None] = {}
+        self._parsed: dict[Path, ModuleRecord] = {}
+        self._imports: dict[Path, list[ModuleFile]] = {}
+        self._building: set[Path] = set()
+        self.parses = 0  # how many dependencies were parsed (tests hold this down)
+
+    @classmethod
+    def for_paths(cls, paths: list[Path]) -> Project:
+        return cls(ProjectIndex.for_paths(paths))
+
+    # -------------------------------------------------------------- reading
+    def record(self, file: ModuleFile) -> ModuleRecord | None:
+        """The module's bytes and text (None when it cannot be read as Python)."""
+        path = file.path
+        if path in self._texts:
+            return self._texts[path]
+        try:
+            data = read_bytes(path)
+            source = read_source(path, str(path), data)
+        except SourceError:
+            record = None
+        else:
+            record = ModuleRecord(file, display_name(path), data, source.text)
+        self._texts[path] = record
+        return record
+
+    def parsed(self, file: ModuleFile) -> ModuleRecord | None:
+        """The module parsed and summarised, or None (unreadable, unparsable, a cycle)."""
+        path = file.path
+        found = self._parsed.get(path)
+        if found is not None:
+            self._parsed[path] = self._parsed.pop(path)  # most recently used last
+            return found
+        record = self.record(file)
+        if record is None or path in self._building:
+            return None
+        try:
+            record.module = cst.parse_module(record.text)
+        except Exception:  # a syntax error (or a LibCST bug) in a dependency: unknown
+            return None
+        self.parses += 1
+        self._building.add(path)
+        try:
+            record.globals = self._globals(record)
+        finally:
+            self._building.discard(path)
+        self._parsed[path] = record
+        while len(self._parsed) > MAX_PARSED:
+            self._parsed.pop(next(iter(self._parsed)))
+        return record
+
+    # -------------------------------------------------------------- the import closure
+    def direct_imports(self, path: Path, text: str) -> list[ModuleFile]:
+        """The project modules the file's text imports (from the text; no parse)."""
+        path = Path(os.path.abspath(path))
+        known = self._imports.get(path)
+        if known is not None:
+            return known
+        package = self.index.module_of(path).package
+        found: list[ModuleFile] = []
+        for module, imported in imported_modules(text, package):
+            target = self.index.find_module(module, path)
+            if target is not None and target.path != path:
+                found.append(target)
+            for name in imported:  # `from pkg import models`: a submodule
+                sub = self.index.find_module(f"{module}.{name}", path)
+                if sub is not None and sub.path != path:
+                    found.append(sub)
+        unique = list({module.path: module for module in found}.values())
+        self._imports[path] = unique
+        return unique
+
+    def closure(self, path: Path, text: str) -> list[ModuleRecord]:
+        """Every project module the file imports, directly or not (cycles end), readable ones."""
+        path = Path(os.path.abspath(path))
+        seen: set[Path] = {path}
+        result: list[ModuleRecord] = []
+        todo = list(self.direct_imports(path, text))
+        while todo:
+            module = todo.pop()
+            if module.path in seen:
+                continue
+            seen.add(module.path)
+            record = self.record(module)
+            if record is None:
+                continue
+            result.append(record)
+            todo.extend(self.direct_imports(module.path, record.text))
+        result.sort(key=lambda record: str(record.file.path))
+        return result
+
+    # -------------------------------------------------------------- resolution
+    def resolver(self, importer: Path | None) -> Resolver:
+        return Resolver(self, importer)
+
+    def package_of(self, path: Path) -> str:
+        return self.index.module_of(path).package
+
+    def _globals(self, record: ModuleRecord) -> Env:
+        assert record.module is not None
+        env: Env = {}
+        resolver = Resolver(self, record.file.path)
+        _define(record.module.body, env, record.file.package, resolver)
+        return env
+
+
+class Resolver:
+    """The builder's `resolve` hook for one checked file; remembers the modules it used."""
+
+    def __init__(self, project: Project, importer: Path | None) -> None:
+        self.project = project
+        self.importer = Path(os.path.abspath(importer)) if importer is not None else None
+        self.used: dict[Path, ModuleRecord] = {}
+
+    @property
+    def package(self) -> str | None:
+        return self.project.package_of(self.importer) if self.importer is not None else None
+
+    def __call__(self, qualified: str) -> Imported | None:
+        return self.definition(qualified, MAX_REEXPORTS)
+
+    def definition(self, qualified: str, hops: int) -> Imported | None:
+        if hops <= 0:
+            return None
+        split = self.project.index.split(qualified, self.importer)
+        if split is None:
+            return None
+        module, rest = split
+        if len(rest) != 1:  # the module itself, or an attribute of a definition
+            return None
+        record = self.project.parsed(module)
+        if record is None:
+            return None
+        self.used[module.path] = record
+        values = record.globals.get(rest[0], ())
+        if len(values) != 1:
+            return None
+        value = values[0]
+        if isinstance(value, Function | Class):
+            return Imported(value, record.globals, record)
+        if isinstance(value, Ref) and value.name != qualified:
+            return self.definition(value.name, hops - 1)  # a re-export
+        return None
+
+
+def _define(body: Iterable[cst.CSTNode], env: Env, package: str, resolver: Resolver) -> None:
+    """Module-level imports, functions and classes (also under `if` and `try`): the globals."""
+    for statement in body:
+        if isinstance(statement, cst.SimpleStatementLine):
+            for small in statement.body:
+                if isinstance(small, cst.Import):
+                    for alias in small.names:
+                        dotted = dotted_name(alias.name)
+                        if dotted is None:
+                            continue
+                        if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                            env[alias.asname.name.value] = (Ref(dotted),)
+                        else:
+                            root = dotted.split(".")[0]
+                            env[root] = (Ref(root),)
+                elif isinstance(small, cst.ImportFrom):
+                    _define_from(small, env, package)
+                elif (
+                    isinstance(small, cst.Assign)
+                    and len(small.targets) == 1
+                    and isinstance(small.targets[0].target, cst.Name)
+                ):  # `build = build_model`: an alias; anything else is unknown
+                    alias_of = dotted_name(small.value)
+                    name = small.targets[0].target.value
+                    env[name] = _lookup(alias_of, env) if alias_of else ()
+        elif isinstance(statement, cst.FunctionDef):
+            env[statement.name.value] = (Function(statement),)
+        elif isinstance(statement, cst.ClassDef):
+            bases = tuple(_class_bases(statement, env, resolver))
+            env[statement.name.value] = (Class(statement, bases),)
+        elif isinstance(statement, cst.If):
+            _define(statement.body.body, env, package, resolver)
+            if isinstance(statement.orelse, cst.Else):
+                _define(statement.orelse.body.body, env, package, resolver)
+        elif isinstance(statement, cst.Try):
+            _define(statement.body.body, env, package, resolver)
+
+
+def _define_from(node: cst.ImportFrom, env: Env, package: str) -> None:
+    inner = dotted_name(node.module) if node.module is not None else None
+    module = absolute_import(package, len(node.relative), inner) if node.relative else inner
+    if isinstance(node.names, cst.ImportStar) or module is None:
+        return
+    for alias in node.names:
+        name = dotted_name(alias.name)
+        if name is None:
+            continue
+        local = (
+            alias.asname.name.value
+            if alias.asname and isinstance(alias.asname.name, cst.Name)
+            else name
+        )
+        env[local] = (Ref(f"{module}.{name}"),)
+
+
+def _lookup(dotted: str, env: Env) -> tuple:
+    head, _, rest = dotted.partition(".")
+    values = env.get(head, ())
+    if not rest:
+        return values
+    if len(values) == 1 and isinstance(values[0], Ref):
+        return (Ref(f"{values[0].name}.{rest}"),)
+    return ()
+
+
+def _class_bases(node: cst.ClassDef, env: Env, resolver: Resolver) -> Iterable[str]:
+    """The canonical Keras bases of a class, through Keras names or project classes."""
+    for arg in node.bases:
+        dotted = dotted_name(arg.value)
+        if dotted is None:
+            continue
+        for value in _lookup(dotted, env):
+            if isinstance(value, Class) and value.keras_base:
+                yield value.keras_base
+            elif isinstance(value, Ref):
+                canonical = names.canonical(value.name)
+                if canonical:
+                    yield class_base(canonical)
+                elif names.is_keras_family(value.name):
+                    yield "keras.Model"
+                else:
+                    found = resolver(value.name)
+                    if found is not None and isinstance(found.value, Class):
+                        base = found.value.keras_base
+                        if base:
+                            yield base
