@@ -147,6 +147,7 @@ def check_source(
             source.to_cell if source.is_notebook else None,
             resolve=resolver,
             package=resolver.package if resolver is not None else None,
+            display=source.display if resolver is not None else None,
         )
         findings = [(rule, finding) for rule in rules for finding in rule.check(facts)]
         diagnostics = _to_diagnostics(source, facts, findings)
@@ -290,7 +291,7 @@ def _to_diagnostics(
         message, origin, fix_spec = finding.message, None, finding.fix
         site = facts.site_of(finding.node)
         if site is not None:  # in another module: at the call here, naming both places
-            message, origin = _elsewhere(facts, site, finding.node, message, source.display)
+            message, origin = _elsewhere(facts, site, finding.node, message)
             span, fix_spec = facts.range_of(site.call), None
         else:
             span = facts.range_of(finding.node)
@@ -312,16 +313,14 @@ def _to_diagnostics(
     return result
 
 
-def _elsewhere(
-    facts: FileFacts, site, node: cst.CSTNode, message: str, display: str
-) -> tuple[str, dict]:
+def _elsewhere(facts: FileFacts, site, node: cst.CSTNode, message: str) -> tuple[str, dict]:
     """A finding in an imported module: the message names it and the call that leads there;
     the origin lets a run that checks that module too report it there instead."""
     record = site.origin
     span = record.positions[node]
     call = facts.at(site.call)
     where = f"line {span.start.line} of {record.display}"
-    message = f"{message} (At {where}, reached through the call at {call} of {display}.)"
+    message = f"{message} (At {where}, reached through the call at {call}.)"
     origin = {
         "path": str(record.file.path),
         "filename": record.display,

@@ -75,8 +75,11 @@ def run_check(
     """
     from kerlint.parallel import check_paths
 
+    from kerlint.project import Project
+
     cache = _open_cache(settings, cache_dir) if use_cache else None
-    files = check_paths(discover(paths, settings), settings.codes_for, jobs, cache)
+    project = Project.for_paths(paths)
+    files = check_paths(discover(paths, settings), settings.codes_for, jobs, cache, project)
     result = RunResult(files=files)
     result.diagnostics = sorted((d for f in files for d in f.diagnostics), key=lambda d: d.sort_key)
     return result

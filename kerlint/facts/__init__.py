@@ -31,12 +31,15 @@ class FileFacts:
         mode: KerasMode = DEFAULT_MODE,
         resolve: Resolver | None = None,
         package: str | None = None,
+        display: str | None = None,
     ) -> None:
         self.module = module
         self.mode = mode
         self.text = text
         self._to_cell = to_cell
         self.facts: Facts = build_facts(module, resolve, package)
+        # Named in messages with its lines once they may also name another module's.
+        self.display = display
 
     # -- what the builder saw
     @property
@@ -118,11 +121,12 @@ class FileFacts:
                 origin = site.origin
                 return f"line {origin.line(node)} of {origin.display}"  # type: ignore[attr-defined]
         row = self.line(node)
+        here = f" of {self.display}" if self.display and self.facts.foreign_sites else ""
         if self._to_cell is not None:
             cell, cell_row = self._to_cell(row)
             if cell is not None:
-                return f"cell {cell}, line {cell_row}"
-        return f"line {row}"
+                return f"cell {cell}, line {cell_row}{here}"
+        return f"line {row}{here}"
 
     def code(self, node: cst.CSTNode) -> str:
         return self.module.code_for_node(node).strip()
