@@ -79,9 +79,7 @@ def applicable_rules(text: str, codes: frozenset[str]) -> list[Rule]:
     return chosen
 
 
-def closure_rules(
-    source: Source, codes: frozenset[str], project: Project | None
-) -> list[Rule]:
+def closure_rules(source: Source, codes: frozenset[str], project: Project | None) -> list[Rule]:
     """The rules that matter for a file and the project modules it imports: a file that only
     trains a model frozen in `models.py` matters when `models.py` holds the freeze."""
     rules = applicable_rules(source.text, codes)

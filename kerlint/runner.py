@@ -74,7 +74,6 @@ def run_check(
     The results are in discovery order, whatever the number of processes.
     """
     from kerlint.parallel import check_paths
-
     from kerlint.project import Project
 
     cache = _open_cache(settings, cache_dir) if use_cache else None

@@ -889,7 +889,9 @@ class Builder(KerasApi):
         for values in imported.globals.values():
             for value in values:
                 if isinstance(value, Function | Class) and id(value.node) not in self.foreign:
-                    self.foreign[id(value.node)] = Imported(value, imported.globals, imported.origin)
+                    self.foreign[id(value.node)] = Imported(
+                        value, imported.globals, imported.origin
+                    )
 
     def _foreign_of(self, function: Function) -> Imported | None:
         found = self.foreign.get(id(function.node))

@@ -1,0 +1,469 @@
+"""Whole-project analysis: the index, imports followed into project modules, placement, cache.
+
+Every case builds a small project in `tmp_path` (a `pyproject.toml` or `.git` marks its
+root) and checks it as a run would.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+
+from kerlint.cache import Cache
+from kerlint.engine import check_file
+from kerlint.parallel import check_paths
+from kerlint.project import Project, ProjectIndex, find_root
+from kerlint.rules import registry
+
+ALL = frozenset(rule.code for rule in registry.all_rules())
+
+MODELS = """\
+import keras
+
+
+def build():
+    base = keras.applications.ResNet50(include_top=False)
+    model = keras.Sequential([base, keras.layers.Dense(1)])
+    return model, base
+
+
+def freeze(model):
+    model.trainable = False
+
+
+def unfreeze(base):
+    base.trainable = True
+"""
+
+
+def write(root: Path, files: dict[str, str], marker: str = "pyproject.toml") -> Path:
+    if marker == ".git":
+        (root / marker).mkdir()
+    else:
+        (root / marker).write_text("")
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(dedent(text), encoding="utf-8")
+    return root
+
+
+def check(root: Path, *names: str, jobs: int = 1, cache: Cache | None = None, project=None):
+    """Check `names` (relative to root) as one run, from the root: ({file: {(row, code)}},
+    every diagnostic)."""
+    previous = os.getcwd()
+    os.chdir(root)
+    try:
+        paths = [Path(name) for name in names]
+        project = project or Project.for_paths(paths)
+        results = check_paths(paths, lambda path: ALL, jobs, cache, project)
+    finally:
+        os.chdir(previous)
+    reported = {
+        str(result.path): {(d.location.row, d.code) for d in result.diagnostics}
+        for result in results
+    }
+    return reported, [d for result in results for d in result.diagnostics]
+
+
+# ---------------------------------------------------------------------- the index
+@pytest.mark.parametrize("marker", ["pyproject.toml", "setup.py", "setup.cfg", ".git"])
+def test_the_root_is_the_nearest_folder_with_a_marker(tmp_path: Path, marker: str) -> None:
+    write(tmp_path, {"a/b/train.py": "x = 1\n"}, marker)
+    assert find_root(tmp_path / "a" / "b" / "train.py") == tmp_path
+    assert find_root(tmp_path / "a") == tmp_path
+
+
+def test_modules_are_named_from_the_layout(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/sub/__init__.py": "",
+            "pkg/sub/models.py": "",
+            "src/lib/__init__.py": "",
+            "src/lib/nets.py": "",
+            "src/ns/part/tools.py": "",  # namespace packages: no __init__.py
+            "train.py": "",
+        },
+    )
+    index = ProjectIndex(tmp_path)
+    assert index.module_of(tmp_path / "pkg/sub/models.py").name == "pkg.sub.models"
+    assert index.module_of(tmp_path / "pkg/sub/__init__.py").name == "pkg.sub"
+    assert index.module_of(tmp_path / "pkg/sub/__init__.py").package == "pkg.sub"
+    assert index.module_of(tmp_path / "pkg/sub/models.py").package == "pkg.sub"
+    assert index.module_of(tmp_path / "src/lib/nets.py").name == "lib.nets"
+    assert index.module_of(tmp_path / "src/ns/part/tools.py").name == "ns.part.tools"
+    assert index.module_of(tmp_path / "train.py").name == "train"
+    importer = tmp_path / "train.py"
+    assert index.find_module("pkg.sub.models", importer).path == tmp_path / "pkg/sub/models.py"
+    assert index.find_module("lib.nets", importer).path == tmp_path / "src/lib/nets.py"
+    assert index.find_module("ns.part.tools", importer).path == tmp_path / "src/ns/part/tools.py"
+    assert index.find_module("pkg", importer).path == tmp_path / "pkg/__init__.py"
+
+
+def test_scripts_and_notebooks_import_their_neighbours(tmp_path: Path) -> None:
+    write(tmp_path, {"experiments/run.py": "", "experiments/helpers.py": ""})
+    index = ProjectIndex(tmp_path)
+    found = index.find_module("helpers", tmp_path / "experiments" / "run.ipynb")
+    assert found is not None and found.path == tmp_path / "experiments/helpers.py"
+    assert index.find_module("helpers", tmp_path / "train.py") is None
+
+
+def test_the_standard_library_third_party_and_keras_are_never_read(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "keras/__init__.py": "",  # the Keras repository itself: keras is Keras's API
+            "keras_hub/__init__.py": "",
+            "train.py": "import os, json\nimport numpy as np\nfrom keras import layers\n"
+            "from keras_hub import models\nfrom typing import Any\n",
+        },
+    )
+    project = Project.for_paths([tmp_path / "train.py"])
+    text = (tmp_path / "train.py").read_text()
+    assert project.closure(tmp_path / "train.py", text) == []
+    assert project.index.find_module("os", tmp_path / "train.py") is None
+    assert project.resolver(tmp_path / "train.py")("keras.layers.Dense") is None
+
+
+def test_relative_and_absolute_imports_resolve_to_the_same_definition(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "from .models import freeze\n",
+            "pkg/models.py": MODELS,
+            "pkg/train.py": "",
+        },
+    )
+    project = Project.for_paths([tmp_path])
+    resolve = project.resolver(tmp_path / "pkg" / "train.py")
+    direct, reexported = resolve("pkg.models.freeze"), resolve("pkg.freeze")
+    assert direct is not None and reexported is not None
+    assert direct.value.node is reexported.value.node
+    assert resolve("pkg.models.nothing_here") is None
+    assert resolve("os.path.join") is None
+    assert project.parses == 2  # each module parsed once
+
+
+# ---------------------------------------------------------------------- following imports
+def test_the_pre_commit_case_follows_the_import_into_the_package(tmp_path: Path) -> None:
+    """Only train.py changed and is passed: the freeze in models.py still counts."""
+    write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/models.py": MODELS,
+            "pkg/train.py": """\
+                from .models import build
+                from pkg.models import freeze
+
+                model, base = build()
+                freeze(model)
+                model.compile(optimizer="adam", loss="mse")
+                model.fit(x, y)
+            """,
+        },
+    )
+    reported, diagnostics = check(tmp_path, "pkg/train.py")
+    assert reported == {"pkg/train.py": {(7, "KL002")}}
+    assert "line 11 of pkg/models.py" in diagnostics[0].message
+    # without the project the helpers are unknown and nothing is claimed
+    assert check_file(tmp_path / "pkg/train.py", ALL).diagnostics == []
+
+
+def test_a_finding_in_an_imported_module_is_reported_at_the_call_naming_both(
+    tmp_path: Path,
+) -> None:
+    write(
+        tmp_path,
+        {
+            "models.py": MODELS,
+            "train.py": """\
+                from models import build, unfreeze
+
+                model, base = build()
+                base.trainable = False
+                model.compile(optimizer="adam", loss="mse")
+                model.fit(x, y)
+                unfreeze(base)
+                model.fit(x, y)
+            """,
+        },
+    )
+    reported, diagnostics = check(tmp_path, "train.py")
+    assert reported == {"train.py": {(7, "KL001"), (7, "KL003")}}
+    for diagnostic in diagnostics:
+        assert "At line 15 of models.py, reached through the call at line 7 of train.py" in (
+            diagnostic.message
+        )
+        assert diagnostic.fix is None  # a fix would have to edit the other module
+    # models.py checked too: reported there, at the assignment, once
+    reported, diagnostics = check(tmp_path, "train.py", "models.py")
+    assert reported == {"train.py": set(), "models.py": {(15, "KL001"), (15, "KL003")}}
+    assert all("line 7 of train.py" in d.message for d in diagnostics)
+
+
+def test_a_finding_reached_from_two_files_is_reported_once(tmp_path: Path) -> None:
+    script = """\
+        from models import build, unfreeze
+
+        model, base = build()
+        base.trainable = False
+        model.compile(optimizer="adam", loss="mse")
+        model.fit(x, y)
+        unfreeze(base)
+        model.fit(x, y)
+    """
+    write(tmp_path, {"models.py": MODELS, "a.py": script, "b.py": script})
+    reported, _ = check(tmp_path, "a.py", "b.py", "models.py")
+    assert reported == {"a.py": set(), "b.py": set(), "models.py": {(15, "KL001"), (15, "KL003")}}
+    reported, _ = check(tmp_path, "a.py", "b.py")
+    assert reported == {"a.py": {(7, "KL001"), (7, "KL003")}, "b.py": {(7, "KL001"), (7, "KL003")}}
+
+
+def test_a_file_without_keras_matters_through_its_imports(tmp_path: Path) -> None:
+    """The prefilter is a property of the import closure."""
+    write(
+        tmp_path,
+        {
+            "models.py": MODELS,
+            "train.py": """\
+                import models
+
+                model, base = models.build()
+                models.freeze(model)
+                model.fit(x, y)
+            """,
+            "plain.py": "import os\nprint(os.sep)\n",
+        },
+    )
+    project = Project.for_paths([tmp_path])
+    paths = [tmp_path / "train.py", tmp_path / "plain.py"]
+    results = check_paths(paths, lambda path: ALL, 1, None, project)
+    assert [(d.location.row, d.code) for d in results[0].diagnostics] == [(5, "KL002")]
+    assert results[0].parsed and not results[1].parsed
+
+
+def test_a_helper_called_with_two_models_is_analysed_per_call(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "models.py": MODELS,
+            "train.py": """\
+                from models import build, freeze
+
+                d, _ = build()
+                g, _ = build()
+                freeze(d)
+                d.fit(x, y)
+                g.fit(x, y)
+            """,
+        },
+    )
+    reported, _ = check(tmp_path, "train.py")
+    assert reported == {"train.py": {(6, "KL002")}}
+
+
+def test_classes_of_another_module_subclassed_models_and_trainers(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "nets.py": """\
+                import keras
+
+
+                class Base(keras.Model):
+                    pass
+
+
+                class Trainer:
+                    def __init__(self, model):
+                        self.model = model
+
+                    def freeze(self):
+                        self.model.trainable = False
+
+                    def train(self, x):
+                        self.model.fit(x)
+            """,
+            "main.py": """\
+                import keras
+                from nets import Base, Trainer
+
+
+                class Mine(Base):
+                    pass
+
+
+                m = Mine()
+                m.trainable = False
+                m.fit(1)
+                t = Trainer(keras.Sequential([keras.layers.Dense(1)]))
+                t.freeze()
+                t.train(1)
+            """,
+        },
+    )
+    reported, _ = check(tmp_path, "main.py")
+    assert reported == {"main.py": {(11, "KL002"), (14, "KL002")}}
+    reported, _ = check(tmp_path, "main.py", "nets.py")
+    assert reported == {"main.py": {(11, "KL002")}, "nets.py": {(16, "KL002")}}
+
+
+def test_unknown_stays_unknown(tmp_path: Path) -> None:
+    """A loaded model, a helper of a broken module, a missing module: nothing is claimed."""
+    write(
+        tmp_path,
+        {
+            "broken.py": "def freeze(m):\n    m.trainable = False\n  oops(\n",
+            "train.py": """\
+                import keras
+                from broken import freeze
+                from missing import freeze_all
+
+                m = keras.models.load_model("x.keras")
+                m.fit(1)
+                n = keras.Sequential([keras.layers.Dense(1)])
+                n.trainable = False
+                freeze(n)
+                freeze_all(n)
+                n.trainable = True
+                n.fit(1)
+            """,
+        },
+    )
+    reported, _ = check(tmp_path, "train.py")
+    assert reported == {"train.py": set()}
+
+
+def test_import_cycles_terminate(tmp_path: Path) -> None:
+    """Modules importing each other, a class based on itself, mutual recursion: the walk
+    ends; the recursive helper is unknown (silent), the other is followed."""
+    write(
+        tmp_path,
+        {
+            "a.py": """\
+                import keras
+                from b import noop, ping
+
+
+                def freeze(m):
+                    m.trainable = False
+                    return noop(m)
+
+
+                def pong(m, n):
+                    m.trainable = False
+                    return ping(m, n - 1)
+            """,
+            "b.py": """\
+                from a import freeze, pong
+                from b import Loop
+
+
+                class Loop(Loop):
+                    pass
+
+
+                def noop(m):
+                    return m
+
+
+                def ping(m, n):
+                    return pong(m, n - 1)
+            """,
+            "train.py": """\
+                import keras
+                from a import freeze, pong
+
+                m = keras.Sequential([keras.layers.Dense(1)])
+                freeze(m)
+                m.fit(1)
+                n = keras.Sequential([keras.layers.Dense(1)])
+                pong(n, 10)
+                n.fit(1)
+            """,
+        },
+    )
+    reported, _ = check(tmp_path, "train.py", "a.py", "b.py")
+    assert reported == {"train.py": {(6, "KL002")}, "a.py": set(), "b.py": set()}
+
+
+def test_each_dependency_is_parsed_once_per_run(tmp_path: Path) -> None:
+    files = {"models.py": MODELS}
+    for index in range(4):
+        files[f"train{index}.py"] = (
+            "from models import build, freeze\nm, b = build()\nfreeze(m)\nm.fit(1)\n"
+        )
+    write(tmp_path, files)
+    project = Project.for_paths([tmp_path])
+    reported, _ = check(tmp_path, *(f"train{i}.py" for i in range(4)), project=project)
+    assert all(found == {(4, "KL002")} for found in reported.values())
+    assert project.parses == 1
+
+
+def test_a_pool_gives_the_same_results(tmp_path: Path, monkeypatch) -> None:
+    import kerlint.parallel
+
+    files = {"models.py": MODELS}
+    for index in range(6):
+        files[f"train{index}.py"] = (
+            "from models import build, freeze\nm, b = build()\nfreeze(m)\nm.fit(1)\n"
+        )
+    write(tmp_path, files)
+    names = sorted(files)
+    serial, _ = check(tmp_path, *names, jobs=1)
+    monkeypatch.setattr(kerlint.parallel, "POOL_MIN_BYTES_FORK", 0)
+    pooled, _ = check(tmp_path, *names, jobs=2)
+    assert pooled == serial
+    assert serial["train0.py"] == {(4, "KL002")}
+
+
+# ---------------------------------------------------------------------- the cache
+def _cache(tmp_path: Path) -> Cache:
+    cache, problem = Cache.open(tmp_path / "cache", salt="test")
+    assert cache is not None, problem
+    return cache
+
+
+def test_editing_a_dependency_invalidates_its_dependents(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "models.py": MODELS,
+            "train.py": "from models import build, freeze\nm, b = build()\nfreeze(m)\nm.fit(1)\n",
+        },
+    )
+    cache = _cache(tmp_path)
+    first, _ = check(tmp_path, "train.py", cache=cache)
+    again, _ = check(tmp_path, "train.py", cache=cache)
+    assert first == again == {"train.py": {(4, "KL002")}}
+    assert cache.hits == 1
+    models = tmp_path / "models.py"
+    models.write_text(MODELS.replace("model.trainable = False", "pass"), encoding="utf-8")
+    edited, _ = check(tmp_path, "train.py", cache=cache)
+    assert edited == {"train.py": set()}
+    assert cache.hits == 1  # a miss: the dependency's bytes are in the key
+    models.write_text(MODELS, encoding="utf-8")
+    back, _ = check(tmp_path, "train.py", cache=cache)
+    assert back == first and cache.hits == 2
+
+
+def test_a_warm_run_parses_nothing(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "models.py": MODELS,
+            "train.py": "from models import build, freeze\nm, b = build()\nfreeze(m)\nm.fit(1)\n",
+        },
+    )
+    cache = _cache(tmp_path)
+    cold, _ = check(tmp_path, "train.py", "models.py", cache=cache)
+    project = Project.for_paths([tmp_path])
+    warm, _ = check(tmp_path, "train.py", "models.py", cache=cache, project=project)
+    assert warm == cold == {"train.py": {(4, "KL002")}, "models.py": set()}
+    assert project.parses == 0
