@@ -64,7 +64,6 @@ from kerlint.facts.records import (
 from kerlint.facts.syntax import (
     absolute_import,
     all_params,
-    bool_literal,
     class_methods,
     dotted_name,
     find_method,
@@ -75,6 +74,7 @@ from kerlint.facts.syntax import (
     small_slice,
     target_name,
     tests_batchnorm,
+    truth_literal,
 )
 
 # Turns the qualified name of a function imported from the project into its definition.
@@ -404,9 +404,9 @@ class Builder(KerasApi):
         then_guard, else_guard = self._guards_for(node.test)
         saved_guard = self.guard
         then_seq, else_seq = Seq(), Seq()
-        self.guard = then_guard if then_guard is not None else saved_guard
+        self.guard = narrow(saved_guard, then_guard)
         then_env = self._in_seq(then_seq, lambda: self.exec_block(node.body.body, dict(env)))
-        self.guard = else_guard if else_guard is not None else saved_guard
+        self.guard = narrow(saved_guard, else_guard)
         if node.orelse is None:
             else_env = env
         elif isinstance(node.orelse, cst.If):
@@ -417,6 +417,9 @@ class Builder(KerasApi):
         if then_guard is not None:
             # A test on the loop variable splits the layers, not the paths: both arms run.
             self.seq.items.extend([then_seq, else_seq])
+            if node.orelse is None and skips_iteration(node.body.body):
+                # `if isinstance(layer, BN): continue`: the rest of the body sees the others.
+                self.guard = narrow(saved_guard, else_guard)
         else:
             self.seq.items.append(Branch([then_seq, else_seq]))
         return join(then_env, else_env)
@@ -427,13 +430,7 @@ class Builder(KerasApi):
             return None, None
         if not mentions(test, set(self.loop_names)):
             return None, None
-        negated = False
-        while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
-            negated = not negated
-            test = test.expression
-        if tests_batchnorm(test):
-            return ("bn-excluded", "bn-only") if negated else ("bn-only", "bn-excluded")
-        return "other", "other"
+        return bn_guards(test)
 
     def exec_for(self, node: cst.For, env: Env) -> Env:
         iterable = self.eval(node.iter, env)
@@ -588,19 +585,7 @@ class Builder(KerasApi):
                             owner.adopt(value)
             return env
         if isinstance(target, cst.Tuple | cst.List):
-            items: list[Values] | None = None
-            if isinstance(value_node, cst.Tuple | cst.List) and len(value_node.elements) == len(
-                target.elements
-            ):
-                items = [self.eval(e.value, env) for e in value_node.elements]
-            else:  # `model, base = build()`: a function that returned a tuple
-                tuples = [
-                    v
-                    for v in values
-                    if isinstance(v, ListValue) and len(v.items) == len(target.elements)
-                ]
-                if len(tuples) == 1:
-                    items = list(tuples[0].items)
+            items = self.unpack(target.elements, values)
             for index, element in enumerate(target.elements):
                 env = self.assign(
                     element.value, items[index] if items else NOTHING, None, statement, env
@@ -609,6 +594,37 @@ class Builder(KerasApi):
         if isinstance(target, cst.Subscript):
             self.eval(target.value, env)
         return env
+
+    def unpack(self, elements: Sequence[cst.BaseElement], values: Values) -> list[Values] | None:
+        """What each target of `a, b = ...` / `first, *rest, last = ...` gets: the items of
+        a literal or returned tuple, or the layers of `m.layers`; None when unknown."""
+        count = len(elements)
+        stars = [i for i, e in enumerate(elements) if isinstance(e, cst.StarredElement)]
+        if len(stars) > 1:
+            return None
+        star = stars[0] if stars else None
+        after = count - star - 1 if star is not None else 0
+        candidates = [v for v in values if isinstance(v, ListValue | LayerList)]
+        if len(candidates) != 1:
+            return None
+        value = candidates[0]
+        if isinstance(value, ListValue):
+            items = value.items
+            if (star is None and len(items) != count) or len(items) < count - (star is not None):
+                return None
+            if star is None:
+                return list(items)
+            rest = items[star : len(items) - after]
+            middle: Values = (ListValue(rest),)
+            return [*items[:star], middle, *items[len(items) - after :]]
+        owner, selector = value.owner, value.selector
+        if star is None:
+            return [(self.derive(owner, f"{selector}[{i}]"),) for i in range(count)]
+        head = [(self.derive(owner, f"{selector}[{i}]"),) for i in range(star)]
+        tail = [(self.derive(owner, f"{selector}[{i - after}]"),) for i in range(after)]
+        bounds = f"{star or ''}:{-after if after else ''}"
+        middle = (LayerList(owner, f"{selector}[{bounds}]", True, False),)
+        return [*head, middle, *tail]
 
     def bind(self, target, values: Values, env: Env) -> Env:
         if isinstance(target, cst.Name):
@@ -619,7 +635,7 @@ class Builder(KerasApi):
         return env
 
     def trainable_write(self, owners: Values, value_node, statement, env: Env) -> None:
-        literal = bool_literal(value_node)
+        literal = truth_literal(value_node)
         bn_split = not_isinstance_bn(value_node)
         targets = [
             owner
@@ -962,3 +978,45 @@ class Builder(KerasApi):
             self.seq, self.ctx = saved_seq, saved_ctx
             self.loop_vars, self.loop_names, self.guard = saved_loops
         return tuple(v for values in returned for v in values)
+
+
+def bn_guards(test: cst.BaseExpression) -> tuple[Guard, Guard]:
+    """Which layers each arm of `if test:` sees, in a loop over layers: the BatchNormalization
+    ones, the others, or some of either. A BN exclusion holds wherever it stands in the test:
+    `flag and not isinstance(layer, BN)` excludes BN in its body, `isinstance(layer, BN) or
+    flag` in its else."""
+    negated = False
+    while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        negated = not negated
+        test = test.expression
+    if isinstance(test, cst.BooleanOperation):
+        left, right = bn_guards(test.left), bn_guards(test.right)
+        if isinstance(test.operator, cst.And):
+            # Both hold in the body: either side's restriction does; the else is mixed.
+            then = next((g for g in (left[0], right[0]) if g != "other"), "other")
+            guards: tuple[Guard, Guard] = (then, "other")
+        else:
+            # Neither holds in the else: either side's negation does; the body is mixed.
+            orelse = next((g for g in (left[1], right[1]) if g != "other"), "other")
+            guards = ("other", orelse)
+        return (guards[1], guards[0]) if negated else guards
+    if tests_batchnorm(test):
+        return ("bn-excluded", "bn-only") if negated else ("bn-only", "bn-excluded")
+    return "other", "other"
+
+
+def narrow(outer: Guard | None, inner: Guard | None) -> Guard | None:
+    """A test inside an arm that already picks (or excludes) BN layers keeps that choice."""
+    if inner is None:
+        return outer
+    if inner == "other" and outer in ("bn-excluded", "bn-only"):
+        return outer
+    return inner
+
+
+def skips_iteration(body: Sequence[cst.CSTNode]) -> bool:
+    """Does this block end the loop's iteration (`continue`, or `pass` then `continue`)?"""
+    if not body:
+        return False
+    last = body[-1]
+    return isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], cst.Continue)

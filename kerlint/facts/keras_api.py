@@ -88,7 +88,11 @@ class KerasApi(_Base):
                         if isinstance(optimizer, Obj) and optimizer.kind == "optimizer"
                         else None
                     )
+                    if opt is None and isinstance(optimizer, Literal_):
+                        # `optimizer="adam"`: Keras makes one, which `m.optimizer` is later.
+                        opt = self.new_obj("optimizer", node, cls="compile-string", keras=False)
                     self.emit("compile", node, target=obj, optimizer=opt)
+                    obj.attrs["optimizer"] = (opt,) if opt is not None else ()
                 elif method in names.TRAIN_METHODS:
                     handled = True
                     self.emit("train", node, target=obj, method=method)
@@ -98,6 +102,10 @@ class KerasApi(_Base):
                 elif method == "get_layer":
                     handled = True
                     arg = node.args[0].value if node.args else None
+                    named = named_part(obj, arg)
+                    if named is not None:  # the very layer made with that name
+                        result.append(named)
+                        continue
                     label = self.module.code_for_node(arg) if arg is not None else "?"
                     result.append(self.derive(obj, f".get_layer({label})", node=node))
                 elif method == "add" and positional:
@@ -192,7 +200,11 @@ class KerasApi(_Base):
             return (self.new_obj("optimizer", node, cls=canonical, keras=False),)
         if canonical.startswith("keras.layers.") and leaf[:1].isupper():
             has_bn = leaf in names.BATCHNORM
-            return (self.new_obj("layer", node, cls=f"keras.layers.{leaf}", has_bn=has_bn),)
+            layer = self.new_obj("layer", node, cls=f"keras.layers.{leaf}", has_bn=has_bn)
+            name = first(keywords.get("name", NOTHING))
+            if isinstance(name, Literal_) and isinstance(name.value, str):
+                layer.attrs["name"] = (name,)
+            return (layer,)
         if canonical == "keras.callbacks.LambdaCallback":
             for values in keywords.values():
                 for value in values:
@@ -309,3 +321,24 @@ class KerasApi(_Base):
             work()
         finally:
             self.in_callback, self.seq = saved_flag, saved_seq
+
+
+def named_part(model: Obj, arg: cst.BaseExpression | None) -> Obj | None:
+    """`model.get_layer("head")`: the one known part of `model` made with `name="head"`.
+    None when the name is not a literal, or no part (or more than one) is known by it."""
+    if not isinstance(arg, cst.SimpleString):
+        return None
+    wanted = arg.evaluated_value
+    found: list[Obj] = []
+    seen: set[int] = set()
+    todo = list(model.children)
+    while todo:
+        part = todo.pop()
+        if part.id in seen:
+            continue
+        seen.add(part.id)
+        name = first(part.attrs.get("name", NOTHING))
+        if isinstance(name, Literal_) and name.value == wanted:
+            found.append(part)
+        todo.extend(part.children)
+    return found[0] if len(found) == 1 else None

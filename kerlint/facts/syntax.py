@@ -59,6 +59,18 @@ def bool_literal(node) -> bool | None:
     return None
 
 
+def truth_literal(node) -> bool | None:
+    """What `trainable = <literal>` sets: Keras's setter stores `bool(value)`, so `0` and
+    `None` freeze and `1` unfreezes (KL008 still reports the literal). A string stays
+    unknown here: `"False"` is True to Keras but plainly meant False, and KL008 says so."""
+    if isinstance(node, cst.Name) and node.value == "None":
+        return False
+    value = int_literal(node)
+    if value is not None:
+        return bool(value)
+    return bool_literal(node)
+
+
 def int_literal(node) -> int | None:
     if isinstance(node, cst.Integer):
         return int(node.value, 0)
