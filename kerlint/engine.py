@@ -81,14 +81,20 @@ def applicable_rules(text: str, codes: frozenset[str]) -> list[Rule]:
 
 def closure_rules(source: Source, codes: frozenset[str], project: Project | None) -> list[Rule]:
     """The rules that matter for a file and the project modules it imports: a file that only
-    trains a model frozen in `models.py` matters when `models.py` holds the freeze."""
+    trains a model frozen in `models.py` matters when `models.py` holds the freeze. Each
+    text test may pass in any of the files, "keras" too."""
     rules = applicable_rules(source.text, codes)
     if project is None or len(rules) == len(rules_for(codes)):
         return rules
+    texts = [source.text, *(record.text for record in project.closure(source.path, source.text))]
+    if len(texts) == 1 or not any(KERAS_MARKER in text for text in texts):
+        return rules
     chosen = {rule.code for rule in rules}
-    for record in project.closure(source.path, source.text):
-        chosen.update(rule.code for rule in applicable_rules(record.text, codes))
-    return [rule for rule in rules_for(codes) if rule.code in chosen]
+    return [
+        rule
+        for rule in rules_for(codes)
+        if rule.code in chosen or any(rule.may_apply(text) for text in texts)
+    ]
 
 
 def check_source(

@@ -155,3 +155,35 @@ def test_get_layer_by_name_helper_returns_and_unpacked_layers() -> None:
         (14, "KL008"),
         (16, "KL008"),
     }
+
+
+def test_a_parameter_is_bound_at_each_call_site() -> None:
+    source = (
+        "import keras\n"
+        "def set_trainable(m, value):\n"
+        "    m.trainable = value\n"
+        "d = keras.Sequential([keras.layers.Dense(1)])\n"
+        "g = keras.Sequential([keras.layers.Dense(1)])\n"
+        "set_trainable(d, False)\n"
+        "set_trainable(g, True)\n"
+        "d.fit(1)\n"  # 8: frozen by the first call
+        "g.fit(1)\n"
+        "set_trainable(g, flag)\n"
+        "g.fit(1)\n"  # unknown: silent
+    )
+    assert _reported(source, "KL002") == {(8, "KL002")}
+
+
+def test_self_weights_and_self_optimizer_in_a_train_step() -> None:
+    source = (
+        "import keras\nimport tensorflow as tf\n"
+        "class GAN(keras.Model):\n"
+        "    def train_step(self, data):\n"
+        "        with tf.GradientTape() as tape:\n"
+        "            loss = self(data)\n"
+        "        grads = tape.gradient(loss, self.weights)\n"
+        "        self.optimizer.apply_gradients(zip(grads, self.variables))\n"
+        "        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))\n"
+        "        return {}\n"
+    )
+    assert _reported(source, "KL005") == {(7, "KL005"), (8, "KL005")}

@@ -7,6 +7,7 @@ root) and checks it as a run would.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from textwrap import dedent
 
@@ -467,3 +468,35 @@ def test_a_warm_run_parses_nothing(tmp_path: Path) -> None:
     warm, _ = check(tmp_path, "train.py", "models.py", cache=cache, project=project)
     assert warm == cold == {"train.py": {(4, "KL002")}, "models.py": set()}
     assert project.parses == 0
+
+
+# ---------------------------------------------------------------------- realistic projects
+PROJECTS = Path(__file__).parent / "fixtures" / "realistic" / "projects"
+MARKER = re.compile(r"#\s*(?P<kind>error|alone):\s*(?P<codes>KL\d{3}(?:\s*,\s*KL\d{3})*)")
+
+
+def _markers(folder: Path, kind: str) -> set[tuple[str, int, str]]:
+    found = set()
+    for path in sorted(folder.rglob("*.py")):
+        for row, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            for match in MARKER.finditer(line):
+                if match.group("kind") == kind:
+                    for code in re.split(r"\s*,\s*", match.group("codes")):
+                        found.add((path.relative_to(folder).as_posix(), row, code))
+    return found
+
+
+@pytest.mark.parametrize("folder", sorted(PROJECTS.iterdir()), ids=lambda p: p.name)
+def test_realistic_project_reports_exactly_the_marked_lines(folder: Path) -> None:
+    """A whole project checked at once reports each `# error:` line, in its own file; each
+    file checked alone (pre-commit) reports its `# alone:` lines: its own findings, and the
+    calls that lead to a finding in a module that was not checked."""
+    names = [path.relative_to(folder).as_posix() for path in sorted(folder.rglob("*.py"))]
+    _, diagnostics = check(folder, *names)
+    reported = {(d.filename, d.location.row, d.code) for d in diagnostics}
+    assert reported == _markers(folder, "error")
+    expected_alone = _markers(folder, "alone")
+    for name in names:
+        _, diagnostics = check(folder, name)
+        alone = {(d.filename, d.location.row, d.code) for d in diagnostics}
+        assert alone == {marker for marker in expected_alone if marker[0] == name}, name

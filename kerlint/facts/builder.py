@@ -636,6 +636,12 @@ class Builder(KerasApi):
 
     def trainable_write(self, owners: Values, value_node, statement, env: Env) -> None:
         literal = truth_literal(value_node)
+        if literal is None and isinstance(value_node, cst.Name):
+            # `m.trainable = value` in `set_trainable(m, value)`: what this call passed.
+            bound = env.get(value_node.value, NOTHING)
+            if len(bound) == 1 and isinstance(bound[0], Literal_):
+                if isinstance(bound[0].value, bool):
+                    literal = bound[0].value
         bn_split = not_isinstance_bn(value_node)
         targets = [
             owner
@@ -730,6 +736,9 @@ class Builder(KerasApi):
                     result.append(tensor)
                 elif attr in base.attrs:
                     result.extend(base.attrs[attr])
+                elif attr == "optimizer" and base.kind == "model" and base.keras:
+                    # Never compiled here (`self.optimizer` in a train_step): some optimizer.
+                    result.append(self.new_obj("optimizer", node, keras=False))
                 elif base.class_def is not None:
                     method = find_method(base.class_def, attr)
                     if method is not None:

@@ -91,8 +91,8 @@ class Imported:
     """
 
     value: Function | Class
-    globals: Env
-    origin: object
+    globals: Env = field(repr=False)
+    origin: object = field(repr=False)
 
 
 @dataclass

@@ -41,10 +41,10 @@ class ModuleRecord:
 
     file: ModuleFile
     display: str
-    data: bytes
-    text: str
-    module: cst.Module | None = None
-    globals: Env = field(default_factory=dict)
+    data: bytes = field(repr=False)
+    text: str = field(repr=False)
+    module: cst.Module | None = field(default=None, repr=False)
+    globals: Env = field(default_factory=dict, repr=False)
 
     @cached_property
     def positions(self):
