@@ -639,9 +639,12 @@ class Builder(KerasApi):
         if literal is None and isinstance(value_node, cst.Name):
             # `m.trainable = value` in `set_trainable(m, value)`: what this call passed.
             bound = env.get(value_node.value, NOTHING)
-            if len(bound) == 1 and isinstance(bound[0], Literal_):
-                if isinstance(bound[0].value, bool):
-                    literal = bound[0].value
+            if (
+                len(bound) == 1
+                and isinstance(bound[0], Literal_)
+                and isinstance(bound[0].value, bool)
+            ):
+                literal = bound[0].value
         bn_split = not_isinstance_bn(value_node)
         targets = [
             owner
