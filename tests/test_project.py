@@ -500,3 +500,12 @@ def test_realistic_project_reports_exactly_the_marked_lines(folder: Path) -> Non
         _, diagnostics = check(folder, name)
         alone = {(d.filename, d.location.row, d.code) for d in diagnostics}
         assert alone == {marker for marker in expected_alone if marker[0] == name}, name
+
+
+def test_a_package_module_never_imports_its_neighbour_implicitly(tmp_path: Path) -> None:
+    """`import math` in pkg/core.py is the standard library's even beside pkg/math.py."""
+    write(tmp_path, {"pkg/__init__.py": "", "pkg/math.py": "", "pkg/core.py": "import math\n"})
+    project = Project.for_paths([tmp_path])
+    core = tmp_path / "pkg" / "core.py"
+    assert project.closure(core, core.read_text()) == []
+    assert project.index.find_module("pkg.math", core).path == tmp_path / "pkg" / "math.py"

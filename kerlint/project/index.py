@@ -6,7 +6,8 @@ The root is the nearest folder above a checked path holding `pyproject.toml`, `s
 - `src/` layouts and namespace packages (folders without `__init__.py`) are named from the
   root, or from `root/src` when the file lies there;
 - a script's (or notebook's) own folder is searched first, as `python train.py` puts it first
-  on `sys.path`: `from models import build` next to `train.py` is `models.py` beside it.
+  on `sys.path`: `from models import build` next to `train.py` is `models.py` beside it (not
+  for a module inside a package: there `import math` is the standard library's).
 
 Only files under these bases are ever project modules: the standard library and installed
 packages are never found here, so they are never read. Keras's own names (keras, tf.keras,
@@ -116,7 +117,10 @@ class ProjectIndex:
         folders: list[Path] = []
         if importer is not None:
             importer = Path(os.path.abspath(importer))
-            folders.append(importer.parent)  # a script's own folder is sys.path[0]
+            if not (importer.parent / "__init__.py").is_file():
+                # A script's own folder is sys.path[0]; a package module's never is (no
+                # implicit relative imports: `import math` beside `math.py` is the stdlib's).
+                folders.append(importer.parent)
             module = self.module_of(importer)
             # The folder the importer's own top-level package sits in.
             depth = module.name.count(".") + (1 if module.is_package else 0)
@@ -132,11 +136,14 @@ class ProjectIndex:
         return unique
 
     # -------------------------------------------------------------- imports
-    def find_module(self, dotted: str, importer: Path | None) -> ModuleFile | None:
-        """The project file of module `dotted` as `importer` would import it, or None."""
+    def find_module(
+        self, dotted: str, importer: Path | None, search: list[Path] | None = None
+    ) -> ModuleFile | None:
+        """The project file of module `dotted` as `importer` would import it, or None.
+        `search`: the importer's `search_path`, when the caller has it already."""
         if not is_project_name(dotted):
             return None
-        for base in self.search_path(importer):
+        for base in search if search is not None else self.search_path(importer):
             path = self._file_in(base, dotted)
             if path is not None:
                 found = self.module_of(path)
@@ -159,13 +166,17 @@ class ProjectIndex:
         self._found[key] = found
         return found
 
-    def split(self, qualified: str, importer: Path | None) -> tuple[ModuleFile, list[str]] | None:
+    def split(
+        self, qualified: str, importer: Path | None, search: list[Path] | None = None
+    ) -> tuple[ModuleFile, list[str]] | None:
         """`pkg.models.build` -> (the module `pkg.models`, ["build"]): the longest module."""
         if not is_project_name(qualified):
             return None
+        if search is None:
+            search = self.search_path(importer)
         parts = qualified.split(".")
         for cut in range(len(parts), 0, -1):
-            module = self.find_module(".".join(parts[:cut]), importer)
+            module = self.find_module(".".join(parts[:cut]), importer, search)
             if module is not None:
                 return module, parts[cut:]
         return None

@@ -83,6 +83,10 @@ class Project:
         self._parsed: dict[Path, ModuleRecord] = {}
         self._imports: dict[Path, list[ModuleFile]] = {}
         self._building: set[Path] = set()
+        # Names that are no project definition, per search path: most names a file calls are
+        # not the project's (numpy.random.rand, ...); each costs a few stats, once. (Found
+        # definitions are not kept here: they would keep their modules past MAX_PARSED.)
+        self._unresolved: set[tuple[tuple[Path, ...], str]] = set()
         self.parses = 0  # how many dependencies were parsed (tests hold this down)
 
     @classmethod
@@ -186,24 +190,32 @@ class Project:
 
 
 class Resolver:
-    """The builder's `resolve` hook for one checked file; remembers the modules it used."""
+    """The builder's `resolve` hook for one checked file (imports as that file sees them)."""
 
     def __init__(self, project: Project, importer: Path | None) -> None:
         self.project = project
         self.importer = Path(os.path.abspath(importer)) if importer is not None else None
-        self.used: dict[Path, ModuleRecord] = {}
+        self.search = project.index.search_path(self.importer)
+        self._key = tuple(self.search)
 
     @property
     def package(self) -> str | None:
         return self.project.package_of(self.importer) if self.importer is not None else None
 
     def __call__(self, qualified: str) -> Imported | None:
-        return self.definition(qualified, MAX_REEXPORTS)
+        key = (self._key, qualified)
+        unresolved = self.project._unresolved
+        if key in unresolved:
+            return None
+        found = self.definition(qualified, MAX_REEXPORTS)
+        if found is None:
+            unresolved.add(key)
+        return found
 
     def definition(self, qualified: str, hops: int) -> Imported | None:
         if hops <= 0:
             return None
-        split = self.project.index.split(qualified, self.importer)
+        split = self.project.index.split(qualified, self.importer, self.search)
         if split is None:
             return None
         module, rest = split
@@ -212,7 +224,6 @@ class Resolver:
         record = self.project.parsed(module)
         if record is None:
             return None
-        self.used[module.path] = record
         values = record.globals.get(rest[0], ())
         if len(values) != 1:
             return None
