@@ -91,6 +91,27 @@ class Cache:
             digest.update(b"\0" + record.data)
         return digest.hexdigest()
 
+    def blob_key(self, kind: str, data: bytes) -> str:
+        """The key of something derived from `data` alone (a dependency's parsed module)."""
+        digest = hashlib.blake2b(digest_size=20)
+        digest.update(self.salt + b"\0" + kind.encode() + b"\0")
+        digest.update(data)
+        return digest.hexdigest()
+
+    def get_blob(self, key: str) -> bytes | None:
+        try:
+            return (self.entries / key[:2] / f"{key}.bin").read_bytes()
+        except OSError:
+            return None
+
+    def put_blob(self, key: str, data: bytes) -> None:
+        target = self.entries / key[:2] / f"{key}.bin"
+        try:
+            target.parent.mkdir(exist_ok=True)
+            _atomic_write(target, data)
+        except OSError:
+            self.write_errors += 1
+
     def _path(self, key: str) -> Path:
         return self.entries / key[:2] / f"{key}.json"
 

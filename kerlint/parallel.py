@@ -81,6 +81,8 @@ def check_paths(
     cover a file's import closure; findings in a checked dependency are reported there)."""
     global _project
     _project = project
+    if project is not None:
+        project.cache = cache
     results: list[FileResult | None] = []
     pending: list[_Pending] = []
     for index, path in enumerate(paths):

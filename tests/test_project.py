@@ -509,3 +509,24 @@ def test_a_package_module_never_imports_its_neighbour_implicitly(tmp_path: Path)
     core = tmp_path / "pkg" / "core.py"
     assert project.closure(core, core.read_text()) == []
     assert project.index.find_module("pkg.math", core).path == tmp_path / "pkg" / "math.py"
+
+
+def test_a_one_file_run_reads_unchanged_dependencies_from_the_cache(tmp_path: Path) -> None:
+    """Pre-commit with the cache: train.py changed, models.py did not: models.py's parse is
+    loaded, not parsed again; a damaged entry is parsed again."""
+    train = "from models import build, freeze\nm, b = build()\nfreeze(m)\nm.fit(1)\n"
+    write(tmp_path, {"models.py": MODELS, "train.py": train})
+    cache = _cache(tmp_path)
+    first = Project.for_paths([tmp_path])
+    check(tmp_path, "train.py", cache=cache, project=first)
+    assert first.parses == 1
+    (tmp_path / "train.py").write_text(train + "m.fit(2)\n", encoding="utf-8")
+    second = Project.for_paths([tmp_path])
+    reported, _ = check(tmp_path, "train.py", cache=cache, project=second)
+    assert reported == {"train.py": {(4, "KL002")}} and second.parses == 0
+    for blob in (tmp_path / "cache").rglob("*.bin"):
+        blob.write_bytes(b"damaged")
+    (tmp_path / "train.py").write_text(train + "m.fit(3)\n", encoding="utf-8")
+    third = Project.for_paths([tmp_path])
+    reported, _ = check(tmp_path, "train.py", cache=cache, project=third)
+    assert reported == {"train.py": {(4, "KL002")}} and third.parses == 1

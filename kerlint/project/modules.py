@@ -8,7 +8,11 @@ run: what it builds at import time stays unknown, and unknown silences.
 
 Per run (and per worker process) every module is read and parsed at most once, however
 many files import it; the import closure of a file (for the prefilter and the cache key)
-is found from the text alone, without parsing.
+is found from the text alone, without parsing. With the cache, a dependency's parsed
+module is kept there under the hash of its bytes (pickled: loading it is about four times
+faster than parsing), so a one-file run after a change of that file alone parses nothing
+else. The entries are written by kerlint into its own cache folder, as Python's
+`__pycache__` is; one that cannot be loaded is parsed again.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import libcst as cst
 
@@ -28,6 +33,9 @@ from kerlint.facts.records import Env, Imported, class_base
 from kerlint.facts.syntax import absolute_import, dotted_name
 from kerlint.project.index import ModuleFile, ProjectIndex, imported_modules
 from kerlint.source import SourceError, read_bytes, read_source
+
+if TYPE_CHECKING:
+    from kerlint.cache import Cache
 
 # Re-exports followed (`from .models import build` in a package's `__init__`) before giving up.
 MAX_REEXPORTS = 8
@@ -88,6 +96,7 @@ class Project:
         # definitions are not kept here: they would keep their modules past MAX_PARSED.)
         self._unresolved: set[tuple[tuple[Path, ...], str]] = set()
         self.parses = 0  # how many dependencies were parsed (tests hold this down)
+        self.cache: Cache | None = None  # where parsed dependencies are kept between runs
 
     @classmethod
     def for_paths(cls, paths: list[Path]) -> Project:
@@ -119,11 +128,9 @@ class Project:
         record = self.record(file)
         if record is None or path in self._building:
             return None
-        try:
-            record.module = cst.parse_module(record.text)
-        except Exception:  # a syntax error (or a LibCST bug) in a dependency: unknown
+        record.module = self._load_or_parse(record)
+        if record.module is None:
             return None
-        self.parses += 1
         self._building.add(path)
         try:
             record.globals = self._globals(record)
@@ -133,6 +140,36 @@ class Project:
         while len(self._parsed) > MAX_PARSED:
             self._parsed.pop(next(iter(self._parsed)))
         return record
+
+    def _load_or_parse(self, record: ModuleRecord) -> cst.Module | None:
+        """The parsed module: from the cache when it holds these bytes' parse, else parsed
+        (None: a syntax error, or a LibCST bug, in a dependency makes it unknown)."""
+        key = self.cache.blob_key("cst", record.data) if self.cache is not None else None
+        if key is not None:
+            import pickle
+
+            blob = self.cache.get_blob(key)  # type: ignore[union-attr]
+            if blob is not None:
+                try:
+                    module = pickle.loads(blob)
+                except Exception:  # damaged or from another LibCST: parse it again
+                    module = None
+                if isinstance(module, cst.Module):
+                    return module
+        try:
+            module = cst.parse_module(record.text)
+        except Exception:
+            return None
+        self.parses += 1
+        if key is not None:
+            import pickle
+
+            try:
+                blob = pickle.dumps(module, protocol=pickle.HIGHEST_PROTOCOL)
+            except (RecursionError, pickle.PicklingError):
+                return module
+            self.cache.put_blob(key, blob)  # type: ignore[union-attr]
+        return module
 
     # -------------------------------------------------------------- the import closure
     def direct_imports(self, path: Path, text: str) -> list[ModuleFile]:
