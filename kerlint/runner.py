@@ -105,8 +105,17 @@ def run_stdin(display: str, settings: Settings) -> RunResult:
         message = f"cannot read standard input: {exc}"
         diagnostic = Diagnostic(PARSE_ERROR, message, display, location, location)
         return RunResult([diagnostic], [FileResult(path, [diagnostic])])
-    file_result = check_file(path, settings.codes_for(path), display=display, data=data)
+    file_result = check_file(
+        path, settings.codes_for(path), display=display, data=data, project=_project_of(path)
+    )
     return RunResult(list(file_result.diagnostics), [file_result])
+
+
+def _project_of(path: Path):
+    """The project a file (maybe only named, as stdin's) lies in: its imports are followed."""
+    from kerlint.project import Project
+
+    return Project.for_paths([path.absolute()])
 
 
 def execute(request: CheckRequest) -> int:
@@ -161,7 +170,9 @@ def execute(request: CheckRequest) -> int:
 
 def _check_stdin_data(display: str, settings: Settings, data: bytes) -> RunResult:
     path = Path(display)
-    file_result = check_file(path, settings.codes_for(path), display=display, data=data)
+    file_result = check_file(
+        path, settings.codes_for(path), display=display, data=data, project=_project_of(path)
+    )
     return RunResult(list(file_result.diagnostics), [file_result])
 
 

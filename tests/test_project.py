@@ -6,6 +6,7 @@ root) and checks it as a run would.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -530,3 +531,25 @@ def test_a_one_file_run_reads_unchanged_dependencies_from_the_cache(tmp_path: Pa
     third = Project.for_paths([tmp_path])
     reported, _ = check(tmp_path, "train.py", cache=cache, project=third)
     assert reported == {"train.py": {(4, "KL002")}} and third.parses == 1
+
+
+# ---------------------------------------------------------------------- the command line
+TRAIN = "from models import build, freeze\nm, b = build()\nfreeze(m)\nm.fit(1)\n"
+
+
+def test_the_cli_follows_imports_with_and_without_the_cache(project: Path, run_cli) -> None:
+    write(project, {"models.py": MODELS, "train.py": TRAIN})
+    for args in (["--no-cache"], [], []):  # cold, then written, then read from the cache
+        result = run_cli("check", *args, "train.py")
+        assert result.exit_code == 1, result.output
+        assert result.output.startswith("train.py:4:1: KL002 ")
+        assert "line 11 of models.py" in result.output
+    result = run_cli("check", "--no-cache", "--output-format", "json", ".")
+    found = [(d["filename"], d["location"]["row"], d["code"]) for d in json.loads(result.output)]
+    assert found == [("train.py", 4, "KL002")]
+
+
+def test_stdin_follows_imports_of_the_file_it_stands_for(project: Path, run_cli) -> None:
+    write(project, {"models.py": MODELS})
+    result = run_cli("check", "-", "--stdin-filename", "train.py", input=TRAIN)
+    assert result.exit_code == 1 and "KL002" in result.output and "models.py" in result.output
