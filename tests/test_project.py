@@ -553,3 +553,30 @@ def test_stdin_follows_imports_of_the_file_it_stands_for(project: Path, run_cli)
     write(project, {"models.py": MODELS})
     result = run_cli("check", "-", "--stdin-filename", "train.py", input=TRAIN)
     assert result.exit_code == 1 and "KL002" in result.output and "models.py" in result.output
+
+
+def test_a_hostile_dependency_is_unknown_not_a_crash(tmp_path: Path) -> None:
+    """Nesting that would overflow LibCST's native parser, undecodable bytes, a NUL byte."""
+    write(
+        tmp_path,
+        {
+            "deep.py": "def freeze(m):\n    m.trainable = False\nx = " + "(" * 5000 + ")" * 5000,
+            "train.py": """\
+                import keras
+                from deep import freeze
+                from nul import freeze_nul
+                from latin import freeze_latin
+
+                m = keras.Sequential([keras.layers.Dense(1)])
+                freeze(m)
+                freeze_nul(m)
+                freeze_latin(m)
+                m.trainable = True
+                m.fit(1)
+            """,
+        },
+    )
+    (tmp_path / "nul.py").write_bytes(b"def freeze_nul(m):\n    m.trainable = False\0\n")
+    (tmp_path / "latin.py").write_bytes(b"def freeze_latin(m):\n    m.trainable = '\xff'\n")
+    reported, _ = check(tmp_path, "train.py")
+    assert reported == {"train.py": set()}

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from kerlint.engine import _python_verdict
 from kerlint.facts import names
 from kerlint.facts.model import Class, Function, Ref
 from kerlint.facts.records import Env, Imported, class_base
@@ -156,6 +157,10 @@ class Project:
                     module = None
                 if isinstance(module, cst.Module):
                     return module
+        if _python_verdict(record.text) is not None:
+            # CPython rejects it (a syntax error, or nesting deep enough to overflow LibCST's
+            # native parser): never parsed, so a hostile dependency cannot take the run down.
+            return None
         try:
             module = cst.parse_module(record.text)
         except Exception:
