@@ -580,3 +580,50 @@ def test_a_hostile_dependency_is_unknown_not_a_crash(tmp_path: Path) -> None:
     (tmp_path / "latin.py").write_bytes(b"def freeze_latin(m):\n    m.trainable = '\xff'\n")
     reported, _ = check(tmp_path, "train.py")
     assert reported == {"train.py": set()}
+
+
+def test_methods_inherited_from_project_classes(tmp_path: Path) -> None:
+    """A trainer subclassed in another module (whose base lies in a third), and a model
+    subclass whose base class defines train_step."""
+    write(
+        tmp_path,
+        {
+            "base.py": """\
+                class BaseTrainer:
+                    def __init__(self, model):
+                        self.model = model
+
+                    def freeze(self):
+                        self.model.trainable = False
+
+                    def train(self, x):
+                        self.model.fit(x)
+            """,
+            "trainers.py": """\
+                from base import BaseTrainer
+
+
+                class Trainer(BaseTrainer):
+                    def warm_up(self, x):
+                        self.freeze()
+                        self.train(x)
+            """,
+            "main.py": """\
+                import keras
+                from trainers import Trainer
+
+
+                class Local(Trainer):
+                    pass
+
+
+                t = Local(keras.Sequential([keras.layers.Dense(1)]))
+                t.warm_up(1)
+            """,
+        },
+    )
+    reported, diagnostics = check(tmp_path, "main.py")
+    assert reported == {"main.py": {(10, "KL002")}}
+    assert "line 6 of base.py" in diagnostics[0].message
+    reported, _ = check(tmp_path, "main.py", "base.py", "trainers.py")
+    assert reported == {"main.py": set(), "base.py": {(9, "KL002")}, "trainers.py": set()}

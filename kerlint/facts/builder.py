@@ -112,6 +112,7 @@ class Builder(KerasApi):
         self.adopted_globals: set[int] = set()
         self.home_site: cst.CSTNode | None = None
         self.current_call: cst.CSTNode | None = None
+        self.class_of: dict[int, Class] = {}  # by id of the ClassDef: for inherited methods
         self.facts = Facts()
         self.seq = self.facts.main
         self.module_env: Env = {}
@@ -173,7 +174,7 @@ class Builder(KerasApi):
             return
         instance = self.new_obj("instance", klass.node, keras=False, cls=None)
         instance.class_def = klass.node
-        init = find_method(klass.node, "__init__")
+        init = self.find_method(klass.node, "__init__")
         methods = [m for m in class_methods(klass.node) if m.name.value != "__init__"]
         for method in methods:
             self._entry(lambda m=method: self._standalone_method(klass, env, init, m))
@@ -187,7 +188,7 @@ class Builder(KerasApi):
             instance.initially_trainable = None
         if init is not None:
             self._call_function(
-                Function(init, klass.node), (), {}, env, self_value=instance, bind_unknown=True
+                Function(*init), (), {}, env, self_value=instance, bind_unknown=True
             )
         self._call_function(
             Function(method, klass.node), (), {}, env, self_value=instance, bind_unknown=True
@@ -537,6 +538,7 @@ class Builder(KerasApi):
 
     def exec_class(self, node: cst.ClassDef, env: Env) -> Env:
         bases: list[str] = []
+        parents: list[Class] = []
         for arg in node.bases:
             for value in self.eval(arg.value, env):
                 if isinstance(value, Ref):
@@ -547,11 +549,16 @@ class Builder(KerasApi):
                         bases.append("keras.Model")
                     else:
                         base = self.imported_class(value.name)
-                        if base is not None and base.keras_base:
-                            bases.append(base.keras_base)
-                elif isinstance(value, Class) and value.keras_base:
-                    bases.append(value.keras_base)
-        klass = Class(node, tuple(bases))
+                        if base is not None:
+                            parents.append(base)
+                            if base.keras_base:
+                                bases.append(base.keras_base)
+                elif isinstance(value, Class):
+                    parents.append(value)
+                    if value.keras_base:
+                        bases.append(value.keras_base)
+        klass = Class(node, tuple(bases), tuple(parents))
+        self._know_class(klass)
         env[node.name.value] = (klass,)
         self.classes.append((klass, env))
         return env
@@ -743,13 +750,13 @@ class Builder(KerasApi):
                     # Never compiled here (`self.optimizer` in a train_step): some optimizer.
                     result.append(self.new_obj("optimizer", node, keras=False))
                 elif base.class_def is not None:
-                    method = find_method(base.class_def, attr)
+                    method = self.find_method(base.class_def, attr)
                     if method is not None:
-                        result.append(BoundMethod(Function(method, base.class_def), base))
+                        result.append(BoundMethod(Function(*method), base))
             elif isinstance(base, Class):
-                method = find_method(base.node, attr)
+                method = self.find_method(base.node, attr)
                 if method is not None:
-                    result.append(Function(method, base.node))
+                    result.append(Function(*method))
         return tuple(result)
 
     def eval_subscript(self, node: cst.Subscript, env: Env) -> Values:
@@ -903,6 +910,16 @@ class Builder(KerasApi):
             self._adopt_globals(found)
         return found
 
+    def _know_class(self, klass: Class) -> None:
+        """Remember a class and its project bases, to find the methods it inherits."""
+        todo = [klass]
+        while todo:
+            current = todo.pop()
+            if id(current.node) in self.class_of:
+                continue
+            self.class_of[id(current.node)] = current
+            todo.extend(current.parents)
+
     def imported_class(self, qualified: str) -> Class | None:
         found = self.imported(qualified)
         if isinstance(found, Imported) and isinstance(found.value, Class):
@@ -920,15 +937,43 @@ class Builder(KerasApi):
                     self.foreign[id(value.node)] = Imported(
                         value, imported.globals, imported.origin
                     )
+                if isinstance(value, Class):
+                    self._know_class(value)
+
+    def find_method(
+        self, klass: cst.ClassDef, name: str
+    ) -> tuple[cst.FunctionDef, cst.ClassDef] | None:
+        """The method `name` of a class, its own or inherited from a project base class (of
+        this file or another module), with the class that defines it."""
+        todo, seen = [klass], set()
+        while todo and len(seen) < 16:
+            current = todo.pop(0)
+            if id(current) in seen:
+                continue
+            seen.add(id(current))
+            method = find_method(current, name)
+            if method is not None:
+                return method, current
+            known = self.class_of.get(id(current))
+            if known is not None:
+                todo.extend(parent.node for parent in known.parents)
+        return None
 
     def _foreign_of(self, function: Function) -> Imported | None:
         found = self.foreign.get(id(function.node))
         if found is None and function.owner is not None:
             found = self.foreign.get(id(function.owner))
+        if found is None and function.owner is not None:
+            # A method inherited from a class of a module this file never named.
+            definition_of = getattr(self.resolve, "definition_of", None)
+            if definition_of is not None:
+                found = definition_of(function.owner)
+                if found is not None:
+                    self.foreign[id(function.owner)] = found
         return found
 
     def _run_body(self, function: Function, local: Env, env: Env) -> Values:
-        imported = self._foreign_of(function) if self.foreign else None
+        imported = self._foreign_of(function) if self.foreign or self.class_of else None
         if imported is None:
             return self._run_body_here(function, local, env)
         saved_globals, saved_site = self.module_env, self.home_site

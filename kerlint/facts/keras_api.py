@@ -268,15 +268,14 @@ class KerasApi(_Base):
         else:
             obj = self.new_obj("instance", node, keras=False)
         obj.class_def = klass.node
-        init = find_method(klass.node, "__init__")
+        self._know_class(klass)
+        init = self.find_method(klass.node, "__init__")
         if init is not None:
-            self._call_function(
-                Function(init, klass.node), tuple(positional), keywords, env, self_value=obj
-            )
-        call = find_method(klass.node, "call")
+            self._call_function(Function(*init), tuple(positional), keywords, env, self_value=obj)
+        call = self.find_method(klass.node, "call")
         if call is not None and obj.kind == "model":
-            obj.calls_training_false = passes_training_false(call)
-        obj.has_train_step = find_method(klass.node, "train_step") is not None
+            obj.calls_training_false = passes_training_false(call[0])
+        obj.has_train_step = self.find_method(klass.node, "train_step") is not None
         return (obj,)
 
     def _callback_instance(self, klass: Class, env: Env, *, args, call, keywords=None) -> Obj:

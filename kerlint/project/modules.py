@@ -96,6 +96,8 @@ class Project:
         # not the project's (numpy.random.rand, ...); each costs a few stats, once. (Found
         # definitions are not kept here: they would keep their modules past MAX_PARSED.)
         self._unresolved: set[tuple[tuple[Path, ...], str]] = set()
+        # Every module-level function and class of a parsed module, by id of its node.
+        self._by_node: dict[int, Imported] = {}
         self.parses = 0  # how many dependencies were parsed (tests hold this down)
         self.cache: Cache | None = None  # where parsed dependencies are kept between runs
 
@@ -138,9 +140,21 @@ class Project:
         finally:
             self._building.discard(path)
         self._parsed[path] = record
+        for values in record.globals.values():
+            for value in values:
+                if isinstance(value, Function | Class):
+                    self._by_node[id(value.node)] = Imported(value, record.globals, record)
         while len(self._parsed) > MAX_PARSED:
-            self._parsed.pop(next(iter(self._parsed)))
+            dropped = self._parsed.pop(next(iter(self._parsed)))
+            for values in dropped.globals.values():
+                for value in values:
+                    if isinstance(value, Function | Class):
+                        self._by_node.pop(id(value.node), None)
         return record
+
+    def definition_of(self, node: cst.CSTNode) -> Imported | None:
+        """The module-level function or class `node` of a parsed module, with its globals."""
+        return self._by_node.get(id(node))
 
     def _load_or_parse(self, record: ModuleRecord) -> cst.Module | None:
         """The parsed module: from the cache when it holds these bytes' parse, else parsed
@@ -244,6 +258,9 @@ class Resolver:
     def package(self) -> str | None:
         return self.project.package_of(self.importer) if self.importer is not None else None
 
+    def definition_of(self, node: cst.CSTNode) -> Imported | None:
+        return self.project.definition_of(node)
+
     def __call__(self, qualified: str) -> Imported | None:
         key = (self._key, qualified)
         unresolved = self.project._unresolved
@@ -305,8 +322,16 @@ def _define(body: Iterable[cst.CSTNode], env: Env, package: str, resolver: Resol
         elif isinstance(statement, cst.FunctionDef):
             env[statement.name.value] = (Function(statement),)
         elif isinstance(statement, cst.ClassDef):
-            bases = tuple(_class_bases(statement, env, resolver))
-            env[statement.name.value] = (Class(statement, bases),)
+            bases: list[str] = []
+            parents: list[Class] = []
+            for base in _class_bases(statement, env, resolver):
+                if isinstance(base, Class):
+                    parents.append(base)
+                    if base.keras_base:
+                        bases.append(base.keras_base)
+                else:
+                    bases.append(base)
+            env[statement.name.value] = (Class(statement, tuple(bases), tuple(parents)),)
         elif isinstance(statement, cst.If):
             _define(statement.body.body, env, package, resolver)
             if isinstance(statement.orelse, cst.Else):
@@ -342,15 +367,15 @@ def _lookup(dotted: str, env: Env) -> tuple:
     return ()
 
 
-def _class_bases(node: cst.ClassDef, env: Env, resolver: Resolver) -> Iterable[str]:
-    """The canonical Keras bases of a class, through Keras names or project classes."""
+def _class_bases(node: cst.ClassDef, env: Env, resolver: Resolver) -> Iterable[str | Class]:
+    """The bases of a class: canonical Keras names, and the project's own classes."""
     for arg in node.bases:
         dotted = dotted_name(arg.value)
         if dotted is None:
             continue
         for value in _lookup(dotted, env):
-            if isinstance(value, Class) and value.keras_base:
-                yield value.keras_base
+            if isinstance(value, Class):
+                yield value
             elif isinstance(value, Ref):
                 canonical = names.canonical(value.name)
                 if canonical:
@@ -360,6 +385,4 @@ def _class_bases(node: cst.ClassDef, env: Env, resolver: Resolver) -> Iterable[s
                 else:
                     found = resolver(value.name)
                     if found is not None and isinstance(found.value, Class):
-                        base = found.value.keras_base
-                        if base:
-                            yield base
+                        yield found.value
