@@ -627,3 +627,42 @@ def test_methods_inherited_from_project_classes(tmp_path: Path) -> None:
     assert "line 6 of base.py" in diagnostics[0].message
     reported, _ = check(tmp_path, "main.py", "base.py", "trainers.py")
     assert reported == {"main.py": set(), "base.py": {(9, "KL002")}, "trainers.py": set()}
+
+
+def test_a_notebook_imports_the_modules_of_its_folder(tmp_path: Path) -> None:
+    cells = [
+        "from models import build, freeze",
+        "model, base = build()\nfreeze(model)",
+        "%time x = 1\nmodel.fit(x)",
+    ]
+    notebook = {
+        "cells": [
+            {"cell_type": "code", "metadata": {}, "source": cell, "outputs": []} for cell in cells
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    write(tmp_path, {"notebooks/models.py": MODELS})
+    (tmp_path / "notebooks" / "explore.ipynb").write_text(json.dumps(notebook))
+    _, diagnostics = check(tmp_path, "notebooks/explore.ipynb")
+    assert [(d.cell, d.location.row, d.code) for d in diagnostics] == [(3, 2, "KL002")]
+    assert "line 11 of notebooks/models.py" in diagnostics[0].message
+
+
+def test_loop_variables_over_a_parameters_layers_in_a_helper_module(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "helpers.py": """\
+                import keras
+
+
+                def freeze_all(model):
+                    for layer in model.layers:
+                        layer.trainable = 0
+            """,
+        },
+    )
+    reported, _ = check(tmp_path, "helpers.py")
+    assert reported == {"helpers.py": {(6, "KL008")}}
