@@ -666,3 +666,23 @@ def test_loop_variables_over_a_parameters_layers_in_a_helper_module(tmp_path: Pa
     )
     reported, _ = check(tmp_path, "helpers.py")
     assert reported == {"helpers.py": {(6, "KL008")}}
+
+
+def test_parsed_dependencies_are_bounded(tmp_path: Path, monkeypatch) -> None:
+    import kerlint.project.modules
+
+    monkeypatch.setattr(kerlint.project.modules, "MAX_PARSED", 2)
+    files = {f"m{i}.py": MODELS for i in range(4)}
+    files["train.py"] = (
+        "".join(
+            f"from m{i} import build as b{i}, freeze as f{i}\nx{i}, _ = b{i}()\nf{i}(x{i})\n"
+            for i in range(4)
+        )
+        + "x0.fit(1)\nx3.fit(1)\n"
+    )
+    write(tmp_path, files)
+    project = Project.for_paths([tmp_path])
+    reported, diagnostics = check(tmp_path, "train.py", project=project)
+    assert reported == {"train.py": {(13, "KL002"), (14, "KL002")}}
+    assert len(project._parsed) == 2 and project.parses == 4
+    assert "line 11 of m0.py" in diagnostics[0].message  # an evicted module still places

@@ -40,8 +40,10 @@ if TYPE_CHECKING:
 
 # Re-exports followed (`from .models import build` in a package's `__init__`) before giving up.
 MAX_REEXPORTS = 8
-# Parsed dependencies kept in memory at once (the least recently used are dropped).
+# Parsed dependencies kept in memory at once (the least recently used are dropped): a parse
+# takes about 35 times its text, so 2 MiB of text is some 70 MB, whatever the project's size.
 MAX_PARSED = 128
+MAX_PARSED_TEXT = 2 * 1024 * 1024
 
 
 @dataclass(eq=False)
@@ -90,6 +92,7 @@ class Project:
         self.index = index
         self._texts: dict[Path, ModuleRecord | None] = {}
         self._parsed: dict[Path, ModuleRecord] = {}
+        self._parsed_text = 0  # characters of the parsed modules kept
         self._imports: dict[Path, list[ModuleFile]] = {}
         self._building: set[Path] = set()
         # Names that are no project definition, per search path: most names a file calls are
@@ -140,12 +143,20 @@ class Project:
         finally:
             self._building.discard(path)
         self._parsed[path] = record
+        self._parsed_text += len(record.text)
         for values in record.globals.values():
             for value in values:
                 if isinstance(value, Function | Class):
                     self._by_node[id(value.node)] = Imported(value, record.globals, record)
-        while len(self._parsed) > MAX_PARSED:
+        while len(self._parsed) > 1 and (
+            len(self._parsed) > MAX_PARSED or self._parsed_text > MAX_PARSED_TEXT
+        ):
             dropped = self._parsed.pop(next(iter(self._parsed)))
+            self._parsed_text -= len(dropped.text)
+            # The text stays known; the parse lives on only while a check still uses it.
+            self._texts[dropped.file.path] = ModuleRecord(
+                dropped.file, dropped.display, dropped.data, dropped.text
+            )
             for values in dropped.globals.values():
                 for value in values:
                     if isinstance(value, Function | Class):
