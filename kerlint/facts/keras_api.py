@@ -323,21 +323,16 @@ class KerasApi(_Base):
 
 
 def named_part(model: Obj, arg: cst.BaseExpression | None) -> Obj | None:
-    """`model.get_layer("head")`: the one known part of `model` made with `name="head"`.
-    None when the name is not a literal, or no part (or more than one) is known by it."""
+    """`model.get_layer("head")`: the one known layer of `model` made with `name="head"`.
+    Keras looks among the model's own layers, not inside nested models; None when the name
+    is not a literal, or no layer (or more than one) is known by it."""
     if not isinstance(arg, cst.SimpleString):
         return None
     wanted = arg.evaluated_value
-    found: list[Obj] = []
-    seen: set[int] = set()
-    todo = list(model.children)
-    while todo:
-        part = todo.pop()
-        if part.id in seen:
-            continue
-        seen.add(part.id)
-        name = first(part.attrs.get("name", NOTHING))
-        if isinstance(name, Literal_) and name.value == wanted:
-            found.append(part)
-        todo.extend(part.children)
+    found = [
+        part
+        for part in model.children
+        if isinstance(name := first(part.attrs.get("name", NOTHING)), Literal_)
+        and name.value == wanted
+    ]
     return found[0] if len(found) == 1 else None
