@@ -153,7 +153,7 @@ def check_source(
             package=resolver.package if resolver is not None else None,
             display=source.display if resolver is not None else None,
         )
-        findings = [(rule, finding) for rule in rules for finding in rule.check(facts)]
+        findings = [(rule, finding) for rule in rules for finding in _found(rule, facts)]
         diagnostics = _to_diagnostics(source, facts, findings)
     except RecursionError:
         return FileResult(
@@ -299,6 +299,8 @@ def _to_diagnostics(
             span, fix_spec = facts.range_of(site.call), None
         else:
             span = facts.range_of(finding.node)
+            if facts.display and id(finding) not in facts.elsewhere:
+                message = message.replace(f" of {facts.display}", "")  # only this file's lines
         row, column = span.start.line, span.start.column + 1
         if (rule.code, row, column) in seen or suppressions.suppresses(rule.code, row):
             continue
@@ -315,6 +317,16 @@ def _to_diagnostics(
         result.append(diagnostic.with_(origin=origin) if origin else diagnostic)
     result.sort(key=lambda d: d.sort_key)
     return result
+
+
+def _found(rule: Rule, facts: FileFacts) -> Iterable[Finding]:
+    """A rule's findings; those whose message named a place in another module are noted."""
+    facts.named_elsewhere = False
+    for finding in rule.check(facts):
+        if facts.named_elsewhere:
+            facts.elsewhere.add(id(finding))
+            facts.named_elsewhere = False
+        yield finding
 
 
 def _elsewhere(facts: FileFacts, site, node: cst.CSTNode, message: str) -> tuple[str, dict]:

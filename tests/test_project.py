@@ -686,3 +686,26 @@ def test_parsed_dependencies_are_bounded(tmp_path: Path, monkeypatch) -> None:
     assert reported == {"train.py": {(13, "KL002"), (14, "KL002")}}
     assert len(project._parsed) == 2 and project.parses == 4
     assert "line 11 of m0.py" in diagnostics[0].message  # an evicted module still places
+
+
+def test_messages_name_the_file_only_beside_another_modules_place(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "models.py": MODELS,
+            "train.py": """\
+                from models import build, freeze
+
+                d, _ = build()
+                g, _ = build()
+                freeze(d)
+                d.fit(x, y)
+                g.trainable = False
+                g.fit(x, y)
+            """,
+        },
+    )
+    _, diagnostics = check(tmp_path, "train.py")
+    messages = {d.location.row: d.message for d in diagnostics}
+    assert "(set at line 11 of models.py)" in messages[6]
+    assert "(set at line 7)" in messages[8]

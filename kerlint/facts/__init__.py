@@ -40,6 +40,10 @@ class FileFacts:
         self.facts: Facts = build_facts(module, resolve, package)
         # Named in messages with its lines once they may also name another module's.
         self.display = display
+        # Set when a message names a place in another module (the engine reads and resets it
+        # per finding: a finding that names none reads "line 12", not "line 12 of x.py").
+        self.named_elsewhere = False
+        self.elsewhere: set[int] = set()  # ids of the findings whose message did
 
     # -- what the builder saw
     @property
@@ -119,6 +123,7 @@ class FileFacts:
             site = self.site_of(node)
             if site is not None:
                 origin = site.origin
+                self.named_elsewhere = True
                 return f"line {origin.line(node)} of {origin.display}"  # type: ignore[attr-defined]
         row = self.line(node)
         here = f" of {self.display}" if self.display and self.facts.foreign_sites else ""
