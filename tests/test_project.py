@@ -709,3 +709,12 @@ def test_messages_name_the_file_only_beside_another_modules_place(tmp_path: Path
     messages = {d.location.row: d.message for d in diagnostics}
     assert "(set at line 11 of models.py)" in messages[6]
     assert "(set at line 7)" in messages[8]
+
+
+def test_a_star_import_of_a_project_module(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {"models.py": MODELS, "train.py": "from models import *\n" + TRAIN.split("\n", 1)[1]},
+    )
+    reported, _ = check(tmp_path, "train.py")
+    assert reported == {"train.py": {(4, "KL002")}}

@@ -381,6 +381,11 @@ class Builder(KerasApi):
         if module and (names.is_keras_family(module) or module.split(".")[0] == "tensorflow"):
             self.facts.uses_keras = True
         if isinstance(node.names, cst.ImportStar):
+            # `from utils import *` of a project module: its public functions and classes.
+            exported = getattr(self.resolve, "exported", None)
+            if module and exported is not None:
+                for name in exported(module):
+                    env[name] = (Ref(f"{module}.{name}"),)
             return env
         for alias in node.names:
             name = dotted_name(alias.name)

@@ -272,6 +272,21 @@ class Resolver:
     def definition_of(self, node: cst.CSTNode) -> Imported | None:
         return self.project.definition_of(node)
 
+    def exported(self, module: str) -> list[str]:
+        """What `from module import *` binds of a project module's functions and classes
+        (its `__all__` is not read: the names without a leading underscore)."""
+        found = self.project.index.find_module(module, self.importer, self.search)
+        record = self.project.parsed(found) if found is not None else None
+        if record is None:
+            return []
+        return [
+            name
+            for name, values in record.globals.items()
+            if not name.startswith("_")
+            and len(values) == 1
+            and isinstance(values[0], Function | Class)
+        ]
+
     def __call__(self, qualified: str) -> Imported | None:
         key = (self._key, qualified)
         unresolved = self.project._unresolved
