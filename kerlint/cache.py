@@ -95,6 +95,38 @@ class Cache:
         digest.update(data)
         return digest.hexdigest()
 
+    def dependent_key(self, key: str, dependencies) -> str:
+        """`key` (of the file itself) extended by the bytes of every project module it
+        imports, directly or not: editing `models.py` invalidates `train.py`."""
+        if not dependencies:
+            return key
+        digest = hashlib.blake2b(key.encode(), digest_size=20)
+        for record in dependencies:
+            digest.update(b"\0" + str(record.file.path).encode("utf-8", "surrogateescape"))
+            digest.update(b"\0" + record.data)
+        return digest.hexdigest()
+
+    def blob_key(self, kind: str, data: bytes) -> str:
+        """The key of something derived from `data` alone (a dependency's parsed module)."""
+        digest = hashlib.blake2b(digest_size=20)
+        digest.update(self.salt + b"\0" + kind.encode() + b"\0")
+        digest.update(data)
+        return digest.hexdigest()
+
+    def get_blob(self, key: str) -> bytes | None:
+        try:
+            return (self.entries / key[:2] / f"{key}.bin").read_bytes()
+        except OSError:
+            return None
+
+    def put_blob(self, key: str, data: bytes) -> None:
+        target = self.entries / key[:2] / f"{key}.bin"
+        try:
+            target.parent.mkdir(exist_ok=True)
+            _atomic_write(target, data)
+        except OSError:
+            self.write_errors += 1
+
     def _path(self, key: str) -> Path:
         return self.entries / key[:2] / f"{key}.json"
 
@@ -246,6 +278,7 @@ def _dump(diagnostic: Diagnostic) -> dict[str, Any]:
         "end": _location(diagnostic.end_location),
         "cell": diagnostic.cell,
         "keras": diagnostic.keras,
+        "origin": diagnostic.origin,
         "fix": None
         if fix is None
         else {
@@ -311,4 +344,16 @@ def _load(item: dict[str, Any], display: str) -> Diagnostic:
         fix,
         None if cell is None else _int(cell),
         keras=keras,
+        origin=_origin(item.get("origin")),
     )
+
+
+def _origin(value: object) -> dict | None:
+    """A finding's place in an imported module, checked field by field."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise TypeError("not an origin")
+    _str(value["path"]), _str(value["filename"])
+    _load_location(value["location"]), _load_location(value["end"])
+    return value

@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import libcst as cst
 
@@ -28,6 +28,9 @@ from kerlint.rules import PARSE_ERROR, registry
 from kerlint.rules.base import Finding, FixSpec, Replacement, Rule
 from kerlint.source import Source, SourceError, read_source
 from kerlint.suppress import find_suppressions
+
+if TYPE_CHECKING:
+    from kerlint.project import Project
 
 # A file that never says "keras" cannot hold a Keras object kerlint could know of.
 KERAS_MARKER = "keras"
@@ -54,14 +57,16 @@ def check_file(
     display: str | None = None,
     data: bytes | None = None,
     mode: KerasMode | None = None,
+    project: Project | None = None,
 ) -> FileResult:
-    """`mode`: the Keras the file is judged by (None: Keras 3, the engine's default)."""
+    """`mode`: the Keras the file is judged by (None: Keras 3, the engine's default).
+    `project`: follow imports of project modules into their definitions (None: this file)."""
     display = display if display is not None else str(path)
     try:
         source = read_source(path, display, data)
     except SourceError as exc:
         return FileResult(path, [_error(display, exc.message, exc.row, exc.column)])
-    return check_source(source, codes, mode=mode)
+    return check_source(source, codes, mode=mode, project=project)
 
 
 def applicable_rules(text: str, codes: frozenset[str]) -> list[Rule]:
@@ -81,20 +86,40 @@ def applicable_rules(text: str, codes: frozenset[str]) -> list[Rule]:
     return chosen
 
 
+def closure_rules(source: Source, codes: frozenset[str], project: Project | None) -> list[Rule]:
+    """The rules that matter for a file and the project modules it imports: a file that only
+    trains a model frozen in `models.py` matters when `models.py` holds the freeze. Each
+    text test may pass in any of the files, "keras" too."""
+    rules = applicable_rules(source.text, codes)
+    if project is None or len(rules) == len(rules_for(codes)):
+        return rules
+    texts = [source.text, *(record.text for record in project.closure(source.path, source.text))]
+    if len(texts) == 1 or not any(KERAS_MARKER in text for text in texts):
+        return rules
+    chosen = {rule.code for rule in rules}
+    return [
+        rule
+        for rule in rules_for(codes)
+        if rule.code in chosen or any(rule.may_apply(text) for text in texts)
+    ]
+
+
 def check_source(
     source: Source,
     codes: frozenset[str],
     rules: list[Rule] | None = None,
     mode: KerasMode | None = None,
+    project: Project | None = None,
 ) -> FileResult:
     """Check one decoded file; never raises: every failure becomes a KL000 diagnostic.
 
-    `rules`: the result of `applicable_rules` when the caller has it already (the runner
-    prefilters before it looks in the cache).
+    `rules`: the result of `applicable_rules` (or `closure_rules`) when the caller has it
+    already (the runner prefilters before it looks in the cache). `project`: imports of
+    project modules are followed into them.
     """
     text = source.text
     if rules is None:
-        rules = applicable_rules(text, codes)
+        rules = closure_rules(source, codes, project)
     if not rules:
         return FileResult(source.path, [], source)
     verdict = _python_verdict(text)
@@ -132,10 +157,17 @@ def check_source(
         _reraise_when_debugging()
         return FileResult(source.path, [_internal_error(source.display, "parsing", exc)], source)
     try:
+        resolver = project.resolver(source.path) if project is not None else None
         facts = FileFacts(
-            module, text, source.to_cell if source.is_notebook else None, mode or DEFAULT_MODE
+            module,
+            text,
+            source.to_cell if source.is_notebook else None,
+            mode or DEFAULT_MODE,
+            resolve=resolver,
+            package=resolver.package if resolver is not None else None,
+            display=source.display if resolver is not None else None,
         )
-        findings = [(rule, finding) for rule in rules for finding in rule.check(facts)]
+        findings = [(rule, finding) for rule in rules for finding in _found(rule, facts)]
         diagnostics = _to_diagnostics(source, facts, findings)
     except RecursionError:
         if not _on_a_deep_stack():  # deep but valid code: again, where it fits
@@ -606,31 +638,65 @@ def _to_diagnostics(
     seen: set[tuple[str, int, int]] = set()
     result: list[Diagnostic] = []
     for rule, finding in findings:
-        span = facts.range_of(finding.node)
+        message, origin, fix_spec = finding.message, None, finding.fix
+        site = facts.site_of(finding.node)
+        if site is not None:  # in another module: at the call here, naming both places
+            message, origin = _elsewhere(facts, site, finding.node, message)
+            span, fix_spec = facts.range_of(site.call), None
+        else:
+            span = facts.range_of(finding.node)
+            if facts.display and id(finding) not in facts.elsewhere:
+                message = message.replace(f" of {facts.display}", "")  # only this file's lines
         row, column = span.start.line, span.start.column + 1
         if (rule.code, row, column) in seen or suppressions.suppresses(rule.code, row):
             continue
         seen.add((rule.code, row, column))
         end = Location(span.end.line, span.end.column + 1)
         cell, cell_row = source.to_cell(row)
-        fix = _to_fix(facts, finding.fix, source, cell) if finding.fix else None
+        fix = _to_fix(facts, fix_spec, source, cell) if fix_spec else None
         if cell is not None:
             _, end_row = source.to_cell(end.line if hasattr(end, "line") else end.row)
             end = Location(end_row, end.column)
-        result.append(
-            Diagnostic(
-                rule.code,
-                finding.message + assumed,
-                source.display,
-                Location(cell_row, column),
-                end,
-                fix,
-                cell,
-                keras=keras,
-            )
+        diagnostic = Diagnostic(
+            rule.code,
+            message + assumed,
+            source.display,
+            Location(cell_row, column),
+            end,
+            fix,
+            cell,
+            keras=keras,
         )
+        result.append(diagnostic.with_(origin=origin) if origin else diagnostic)
     result.sort(key=lambda d: d.sort_key)
     return result
+
+
+def _found(rule: Rule, facts: FileFacts) -> Iterable[Finding]:
+    """A rule's findings; those whose message named a place in another module are noted."""
+    facts.named_elsewhere = False
+    for finding in rule.check(facts):
+        if facts.named_elsewhere:
+            facts.elsewhere.add(id(finding))
+            facts.named_elsewhere = False
+        yield finding
+
+
+def _elsewhere(facts: FileFacts, site, node: cst.CSTNode, message: str) -> tuple[str, dict]:
+    """A finding in an imported module: the message names it and the call that leads there;
+    the origin lets a run that checks that module too report it there instead."""
+    record = site.origin
+    span = record.positions[node]
+    call = facts.at(site.call)
+    where = f"line {span.start.line} of {record.display}"
+    message = f"{message} (At {where}, reached through the call at {call}.)"
+    origin = {
+        "path": str(record.file.path),
+        "filename": record.display,
+        "location": [span.start.line, span.start.column + 1],
+        "end": [span.end.line, span.end.column + 1],
+    }
+    return message, origin
 
 
 def _to_fix(
