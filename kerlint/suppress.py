@@ -13,6 +13,11 @@ _FILE_NOQA = re.compile(
 _FLAKE8_FILE = re.compile(r"#\s*flake8\s*:\s*noqa\b", re.IGNORECASE)
 
 
+# --ignore-noqa travels with the selected codes, so that it reaches worker processes and
+# the cache key as they do; it is no rule code (no rule is named so).
+IGNORE_NOQA = "!ignore-noqa"
+
+
 @dataclass
 class Suppressions:
     """Which codes are silenced on which rows; `None` in a set means every code."""

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import os
 import re
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from kerlint.diagnostics import Diagnostic
 
@@ -16,6 +19,7 @@ class ReportContext:
     """What a reporter may need beyond the diagnostics."""
 
     color: bool = False
+    quiet: bool = False  # -q: the diagnostics only, no summary
     show_fixes: bool = True
     files_checked: int = 0
     sources: dict[str, str] = field(default_factory=dict)  # display name -> text (for `full`)
@@ -67,6 +71,10 @@ _MODULE_OF = {
     "concise": "text",
     "full": "full",
     "json": "json_",
+    "json-lines": "json_",
+    "pylint": "ci",
+    "rdjson": "ci",
+    "azure": "ci",
     "sarif": "sarif",
     "github": "github",
     "gitlab": "gitlab",
@@ -88,8 +96,48 @@ def names() -> list[str]:
 
 
 def _load() -> None:
-    from kerlint.reporters import full, github, gitlab, json_, junit, sarif, text  # noqa: F401
+    from kerlint.reporters import ci, full, github, gitlab, json_, junit, sarif, text  # noqa: F401
 
     # Formats added by later modules register themselves on import.
     with contextlib.suppress(ImportError):
         from kerlint.reporters import extra  # noqa: F401
+
+
+def write_whole(path: Path, data: bytes) -> None:
+    """Write a report or a baseline all at once: a temporary file beside it, then a rename.
+
+    So `-o FILE` never leaves an empty or half-written file, and a failed write keeps the
+    old one. The folder is made when missing (as ruff does). A device or a FIFO
+    (`/dev/stdout`, `/dev/full`) is written directly: it cannot be renamed over. Raises
+    OSError.
+    """
+    target = Path(os.path.realpath(path))
+    try:
+        mode: int | None = target.stat().st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        with open(target, "wb") as handle:
+            handle.write(data)
+        return
+    if mode is None:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    target.parent.mkdir(parents=True, exist_ok=True)
+    import tempfile
+
+    descriptor, temporary = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.", suffix=".kerlint-tmp"
+    )
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, stat.S_IMODE(mode))
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise

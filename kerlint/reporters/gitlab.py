@@ -14,13 +14,13 @@ from collections import Counter
 from pathlib import Path
 
 from kerlint.baseline import fingerprint
-from kerlint.diagnostics import Diagnostic
+from kerlint.diagnostics import Diagnostic, printable
 from kerlint.reporters import ReportContext, reporter
 from kerlint.rules import PARSE_ERROR
 
 
 def _path(filename: str) -> str:
-    return Path(filename).as_posix()
+    return printable(Path(filename).as_posix())
 
 
 def issues(diagnostics: list[Diagnostic], context: ReportContext) -> list[dict]:

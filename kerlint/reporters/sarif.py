@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from kerlint import __version__
-from kerlint.diagnostics import Diagnostic, Location, rule_url
+from kerlint.diagnostics import Diagnostic, Location, printable, rule_url
 from kerlint.reporters import ReportContext, reporter
 from kerlint.rules import PARSE_ERROR, registry
 
@@ -87,7 +87,8 @@ def artifact_uri(filename: str) -> str:
             return path.as_uri()
         if path.parts and path.parts[0] == "..":
             return Path(os.path.abspath(filename)).as_uri()
-    return quote(path.as_posix())
+    # The name's own bytes, percent-encoded: a name that is not UTF-8 still makes a URI.
+    return quote(os.fsencode(path.as_posix()))
 
 
 def _region(start: Location, end: Location) -> dict:
@@ -109,7 +110,7 @@ def result(diagnostic: Diagnostic, index: int) -> dict:
         "ruleId": diagnostic.code,
         "ruleIndex": index,
         "level": "error",
-        "message": {"text": diagnostic.full_message},
+        "message": {"text": printable(diagnostic.full_message)},
         "locations": [
             {
                 "physicalLocation": {
@@ -141,6 +142,8 @@ def result(diagnostic: Diagnostic, index: int) -> dict:
     properties: dict = {}
     if diagnostic.cell is not None:
         properties["cell"] = diagnostic.cell
+    if diagnostic.keras is not None:
+        properties["keras"] = diagnostic.keras
     if diagnostic.verification is not None:
         properties["verification"] = diagnostic.verification
     if properties:
