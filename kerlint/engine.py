@@ -22,8 +22,10 @@ from kerlint.diagnostics import Diagnostic, Edit, Fix, Location
 from kerlint.facts import FileFacts
 from kerlint.rules import PARSE_ERROR, registry
 from kerlint.rules.base import Finding, FixSpec, Replacement, Rule
+from kerlint.rules.kl900_unused_noqa import CODE as UNUSED_NOQA
+from kerlint.rules.kl900_unused_noqa import unused_noqa
 from kerlint.source import Source, SourceError, read_source
-from kerlint.suppress import find_suppressions
+from kerlint.suppress import IGNORE_NOQA, Suppressions, find_suppressions
 
 # A file that never says "keras" cannot hold a Keras object kerlint could know of.
 KERAS_MARKER = "keras"
@@ -115,7 +117,7 @@ def check_source(
     try:
         facts = FileFacts(module, text, source.to_cell if source.is_notebook else None)
         findings = [(rule, finding) for rule in rules for finding in rule.check(facts)]
-        diagnostics = _to_diagnostics(source, facts, findings)
+        diagnostics = _to_diagnostics(source, facts, findings, codes)
     except RecursionError:
         return FileResult(
             source.path,
@@ -247,9 +249,13 @@ def _error(
 
 
 def _to_diagnostics(
-    source: Source, facts: FileFacts, findings: list[tuple[Rule, Finding]]
+    source: Source,
+    facts: FileFacts,
+    findings: list[tuple[Rule, Finding]],
+    codes: frozenset[str] = frozenset(),
 ) -> list[Diagnostic]:
-    suppressions = find_suppressions(source.text)
+    ignore_noqa = IGNORE_NOQA in codes  # --ignore-noqa: report what the comments hide
+    suppressions = Suppressions() if ignore_noqa else find_suppressions(source.text)
     seen: set[tuple[str, int, int]] = set()
     result: list[Diagnostic] = []
     for rule, finding in findings:
@@ -275,6 +281,9 @@ def _to_diagnostics(
                 cell,
             )
         )
+    if UNUSED_NOQA in codes and not ignore_noqa:  # KL900 needs the directives used above
+        known = frozenset(rule.code for rule in registry.all_rules())
+        result += unused_noqa(source, suppressions, codes, known)
     result.sort(key=lambda d: d.sort_key)
     return result
 

@@ -15,6 +15,7 @@ from kerlint.rules import (
     kl010_trainable_compared_not_assigned,
     kl011_trainable_changed_during_fit,
     kl012_unfreeze_under_frozen_submodel,
+    kl900_unused_noqa,
 )
 from kerlint.rules.base import Rule
 
@@ -33,6 +34,7 @@ _MODULES = (
     kl010_trainable_compared_not_assigned,
     kl011_trainable_changed_during_fit,
     kl012_unfreeze_under_frozen_submodel,
+    kl900_unused_noqa,
 )
 _RULES: tuple[Rule, ...] = tuple(module.RULE for module in _MODULES)
 _BY_CODE = {rule.code: rule for rule in _RULES}
