@@ -240,7 +240,7 @@ class Settings:
         names = {rule.code: rule.name for rule in registry.all_rules()}
         lines = [
             f"Settings path: {self.config_file if self.config_file else '(none: defaults)'}",
-            *(f"  extends: {source}" for source in self.sources[1:]),
+            *(f"  extends: {source}" for source in reversed(self.sources[:-1])),
             f"root = {self.root}",
             f"keras = {self.keras!r}",
             f"target-keras = {self.target_keras!r}",

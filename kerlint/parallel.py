@@ -77,6 +77,9 @@ def check_paths(
         codes = codes_for(path)
         try:
             data = read_bytes(path)
+            if b"keras" not in data:  # never decoded: its bytes cannot matter (nor fail)
+                results[index] = FileResult(path, [], None)
+                continue
             source = read_source(path, str(path), data)
         except SourceError as exc:
             results[index] = _error_result(path, str(path), exc)

@@ -123,9 +123,7 @@ def run_stdin(display: str, settings: AnySettings, ignore_noqa: bool = False) ->
         message = f"cannot read standard input: {exc}"
         diagnostic = Diagnostic(PARSE_ERROR, message, display, location, location)
         return RunResult([diagnostic], [FileResult(path, [diagnostic])])
-    codes = _codes_for(settings, ignore_noqa)(path)
-    file_result = check_file(path, codes, display=display, data=data)
-    return RunResult(list(file_result.diagnostics), [file_result])
+    return _check_stdin_data(display, settings, data, ignore_noqa)
 
 
 def execute(request: CheckRequest) -> int:
@@ -268,6 +266,8 @@ def _check_stdin_data(
     display: str, settings: AnySettings, data: bytes, ignore_noqa: bool = False
 ) -> RunResult:
     path = Path(display)
+    if b"keras" not in data:  # as for files: bytes that cannot matter are never decoded
+        return RunResult([], [FileResult(path, [], None)])
     codes = _codes_for(settings, ignore_noqa)(path)
     file_result = check_file(path, codes, display=display, data=data)
     return RunResult(list(file_result.diagnostics), [file_result])
