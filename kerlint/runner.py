@@ -366,6 +366,9 @@ def _report_context(request: CheckRequest, result: RunResult, fixed: int) -> Rep
             for source in sources
             if source.cells is not None
         },
+        notebook_files={
+            source.display: source.path for source in sources if source.cells is not None
+        },
         checked_files=[
             f.source.display
             if f.source is not None

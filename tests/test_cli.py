@@ -209,7 +209,11 @@ def _ruff() -> str:
 
 def _ruff_run(*args: str, cwd: Path, input: bytes | None = None):
     return subprocess.run(
-        [_ruff(), *args], cwd=cwd, input=input, capture_output=True, env={**os.environ, "NO_COLOR": "1"}
+        [_ruff(), *args],
+        cwd=cwd,
+        input=input,
+        capture_output=True,
+        env={**os.environ, "NO_COLOR": "1"},
     )
 
 
@@ -273,7 +277,9 @@ def test_a_new_output_file_gets_the_usual_permissions(project: Path, run_cli) ->
 def test_stdin_filename_alone_reads_stdin_as_ruff_does(project: Path, run_cli) -> None:
     result = run_cli("check", "--stdin-filename", "pkg/t.py", input=BAD)
     assert result.exit_code == 1 and result.output.startswith("pkg/t.py:4:1: KL008")
-    ruff = _ruff_run("check", "--isolated", "--stdin-filename", "x.py", cwd=project, input=b"import os\n")
+    ruff = _ruff_run(
+        "check", "--isolated", "--stdin-filename", "x.py", cwd=project, input=b"import os\n"
+    )
     assert ruff.returncode == 1 and b"x.py" in ruff.stdout
 
 

@@ -352,3 +352,40 @@ def test_keras_field_is_emitted_when_set() -> None:
     assert to_sarif([diagnostic])["runs"][0]["results"][0]["properties"]["keras"] == keras
     plain = diagnostic.with_(keras=None)
     assert "keras" not in json.loads(to_json([plain], ReportContext()))[0]
+
+
+def test_notebook_positions_in_sarif_and_gitlab_are_the_files_lines(project: Path, run_cli) -> None:
+    """A viewer opens the .ipynb file: the region is the file's line, the cell a property."""
+    cells = [
+        ["import keras\n", "\n", "base = keras.applications.ResNet50(weights=None)\n"],
+        ["x = 1\n", 'base.trainable = "False"\n'],
+        'y = 2\nbase.layers[0].trainable = "False"\n',  # stored as one string
+    ]
+    notebook = {
+        "cells": [
+            {"cell_type": "markdown", "metadata": {}, "source": ["# title\n", "text"]},
+            *({"cell_type": "code", "metadata": {}, "source": s, "outputs": []} for s in cells),
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    text = json.dumps(notebook, indent=1)
+    (project / "n.ipynb").write_text(text)
+    file_lines = text.splitlines()
+    want = {
+        2: next(i for i, line in enumerate(file_lines, 1) if 'base.trainable = \\"False' in line),
+        3: next(i for i, line in enumerate(file_lines, 1) if "base.layers[0]" in line),
+    }
+    sarif = json.loads(run_cli("check", "n.ipynb", "--output-format", "sarif").output)
+    results = sarif["runs"][0]["results"]
+    assert {r["properties"]["cell"] for r in results} == {2, 3}
+    for r in results:
+        region = r["locations"][0]["physicalLocation"]["region"]
+        assert region["startLine"] == want[r["properties"]["cell"]]
+        assert r["properties"]["cellRegion"]["startLine"] == 2
+        assert "fixes" not in r
+    jsonschema.Draft4Validator(SCHEMA).validate(sarif)
+    gitlab = json.loads(run_cli("check", "n.ipynb", "--output-format", "gitlab").output)
+    assert sorted(i["location"]["lines"]["begin"] for i in gitlab) == sorted(want.values())
+    assert all(i["description"].startswith("cell ") for i in gitlab)
