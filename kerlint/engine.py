@@ -233,7 +233,9 @@ def _reraise_when_debugging() -> None:
 def _syntax_error(text: str, exc: cst.ParserSyntaxError) -> tuple[str, int, int]:
     """Python's own message and position are the clearest; LibCST's are the fallback."""
     try:
-        compile(text, "<kerlint>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+        with warnings.catch_warnings():  # the user's invalid escapes are not ours to print
+            warnings.simplefilter("ignore")
+            compile(text, "<kerlint>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
     except SyntaxError as error:
         return f"syntax error: {error.msg}", error.lineno or 1, error.offset or 1
     except (ValueError, RecursionError, MemoryError):
