@@ -20,6 +20,7 @@ import libcst as cst
 
 from kerlint.diagnostics import Diagnostic, Edit, Fix, Location
 from kerlint.facts import FileFacts
+from kerlint.facts.mode import DEFAULT_MODE, KerasMode
 from kerlint.rules import PARSE_ERROR, registry
 from kerlint.rules.base import Finding, FixSpec, Replacement, Rule
 from kerlint.rules.kl900_unused_noqa import CODE as UNUSED_NOQA
@@ -45,14 +46,19 @@ def rules_for(codes: Iterable[str]) -> list[Rule]:
 
 
 def check_file(
-    path: Path, codes: frozenset[str], display: str | None = None, data: bytes | None = None
+    path: Path,
+    codes: frozenset[str],
+    display: str | None = None,
+    data: bytes | None = None,
+    mode: KerasMode | None = None,
 ) -> FileResult:
+    """`mode`: the Keras the file is judged by (None: Keras 3, the engine's default)."""
     display = display if display is not None else str(path)
     try:
         source = read_source(path, display, data)
     except SourceError as exc:
         return FileResult(path, [_error(display, exc.message, exc.row, exc.column)])
-    return check_source(source, codes)
+    return check_source(source, codes, mode=mode)
 
 
 def applicable_rules(text: str, codes: frozenset[str]) -> list[Rule]:
@@ -73,7 +79,10 @@ def applicable_rules(text: str, codes: frozenset[str]) -> list[Rule]:
 
 
 def check_source(
-    source: Source, codes: frozenset[str], rules: list[Rule] | None = None
+    source: Source,
+    codes: frozenset[str],
+    rules: list[Rule] | None = None,
+    mode: KerasMode | None = None,
 ) -> FileResult:
     """Check one decoded file; never raises: every failure becomes a KL000 diagnostic.
 
@@ -115,7 +124,9 @@ def check_source(
         _reraise_when_debugging()
         return FileResult(source.path, [_internal_error(source.display, "parsing", exc)], source)
     try:
-        facts = FileFacts(module, text, source.to_cell if source.is_notebook else None)
+        facts = FileFacts(
+            module, text, source.to_cell if source.is_notebook else None, mode or DEFAULT_MODE
+        )
         findings = [(rule, finding) for rule in rules for finding in rule.check(facts)]
         diagnostics = _to_diagnostics(source, facts, findings, codes)
     except RecursionError:
@@ -258,6 +269,8 @@ def _to_diagnostics(
 ) -> list[Diagnostic]:
     ignore_noqa = IGNORE_NOQA in codes  # --ignore-noqa: report what the comments hide
     suppressions = Suppressions() if ignore_noqa else find_suppressions(source.text)
+    keras = facts.mode.as_json()
+    assumed = f" [{facts.mode.describe()}]"
     seen: set[tuple[str, int, int]] = set()
     result: list[Diagnostic] = []
     for rule, finding in findings:
@@ -275,12 +288,13 @@ def _to_diagnostics(
         result.append(
             Diagnostic(
                 rule.code,
-                finding.message,
+                finding.message + assumed,
                 source.display,
                 Location(cell_row, column),
                 end,
                 fix,
                 cell,
+                keras=keras,
             )
         )
     if UNUSED_NOQA in codes and not ignore_noqa:  # KL900 needs the directives used above

@@ -11,6 +11,7 @@ from test_rule_fixtures import expected_errors
 
 from kerlint.docs import page_path, pages_dir
 from kerlint.engine import check_source
+from kerlint.facts.mode import KerasMode
 from kerlint.rules import registry
 from kerlint.source import Source
 
@@ -26,7 +27,8 @@ def code_block(page: str, heading: str) -> str:
 
 
 def check_text(text: str, name: str) -> set[tuple[int, str]]:
-    result = check_source(Source(Path(name), name, text), ALL_CODES)
+    mode = KerasMode("2", "pragma") if "# kerlint: keras=2" in text else None
+    result = check_source(Source(Path(name), name, text), ALL_CODES, mode=mode)
     return {(d.location.row, d.code) for d in result.diagnostics}
 
 

@@ -593,7 +593,7 @@ class Builder(KerasApi):
         return env
 
     def trainable_write(self, owners: Values, value_node, statement, env: Env) -> None:
-        literal = bool_literal(value_node)
+        literal = self._trainable_value(value_node, env)
         bn_split = not_isinstance_bn(value_node)
         targets = [
             owner
@@ -611,6 +611,26 @@ class Builder(KerasApi):
                 continue
             guard = self.guard if owner in self.loop_vars else None
             self.emit("assign", statement, target=owner, value=literal, guard=guard)
+
+    def _trainable_value(self, value_node, env: Env) -> bool | None:
+        """The flag a write sets, where it is certain: `True`/`False`, an integer literal
+        (the setter makes it a bool; KL008 reports the literal itself), or a parameter bound
+        to a literal at this call site (`set_trainable(disc, False)`)."""
+        literal = bool_literal(value_node)
+        if literal is not None:
+            return literal
+        number = int_literal(value_node)
+        if number is not None:
+            return bool(number)
+        if isinstance(value_node, cst.Name):
+            values = env.get(value_node.value, NOTHING)
+            if (
+                len(values) == 1
+                and isinstance(values[0], Literal_)
+                and isinstance(values[0].value, bool)
+            ):
+                return values[0].value
+        return None
 
     # ------------------------------------------------------------------ expressions
     def eval(self, node: cst.BaseExpression | None, env: Env) -> Values:

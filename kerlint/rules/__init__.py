@@ -15,6 +15,10 @@ from kerlint.rules import (
     kl010_trainable_compared_not_assigned,
     kl011_trainable_changed_during_fit,
     kl012_unfreeze_under_frozen_submodel,
+    kl013_trainable_changed_after_compile,
+    kl014_optimizer_shared_between_models,
+    kl015_trainable_toggled_around_compile,
+    kl017_trainable_reassert_noop,
     kl900_unused_noqa,
 )
 from kerlint.rules.base import Rule
@@ -34,6 +38,10 @@ _MODULES = (
     kl010_trainable_compared_not_assigned,
     kl011_trainable_changed_during_fit,
     kl012_unfreeze_under_frozen_submodel,
+    kl013_trainable_changed_after_compile,
+    kl014_optimizer_shared_between_models,
+    kl015_trainable_toggled_around_compile,
+    kl017_trainable_reassert_noop,
     kl900_unused_noqa,
 )
 _RULES: tuple[Rule, ...] = tuple(module.RULE for module in _MODULES)
