@@ -53,6 +53,9 @@ _LIST_KEYS = (
 )
 _BOOL_KEYS = ("force-exclude", "respect-gitignore")
 
+# What kerlint checks: a path with one of these suffixes is taken for a file.
+_SOURCE_SUFFIXES = (".py", ".pyi", ".ipynb")
+
 # The files a folder's configuration may live in, in ruff's order of precedence.
 CONFIG_NAMES = (".kerlint.toml", "kerlint.toml", "pyproject.toml")
 
@@ -543,17 +546,22 @@ class SettingsResolver:
         return settings
 
     def _for_folder(self, folder: Path) -> Settings:
-        cached = self._by_folder.get(folder)
-        if cached is not None:
-            return cached
-        own = config_file_in(folder)
-        if own is not None:
-            settings = self._build(own)
-        elif folder.parent != folder:
-            settings = self._for_folder(folder.parent)
-        else:
-            settings = self._build(None)
-        self._by_folder[folder] = settings
+        """Up the folders until one is known or has a configuration file (a loop, not
+        recursion: a tree may be deeper than Python's recursion limit)."""
+        unknown: list[Path] = []
+        settings = self._by_folder.get(folder)
+        while settings is None:
+            unknown.append(folder)
+            own = config_file_in(folder)
+            if own is not None:
+                settings = self._build(own)
+            elif folder.parent == folder:
+                settings = self._build(None)
+            else:
+                folder = folder.parent
+                settings = self._by_folder.get(folder)
+        for seen in unknown:
+            self._by_folder[seen] = settings
         return settings
 
     def settings_for(self, path: Path) -> Settings:
@@ -561,10 +569,15 @@ class SettingsResolver:
         if self._fixed is not None:
             return self._fixed
         absolute = Path(os.path.abspath(path))
-        try:
-            folder = absolute if absolute.is_dir() else absolute.parent
-        except OSError:
+        if absolute in self._by_folder:
+            folder = absolute
+        elif absolute.suffix in _SOURCE_SUFFIXES:  # a file (no stat: this runs per file)
             folder = absolute.parent
+        else:
+            try:
+                folder = absolute if absolute.is_dir() else absolute.parent
+            except OSError:
+                folder = absolute.parent
         settings = self._for_folder(folder)
         if settings.config_file is None and self.default.config_file is not None:
             return self.default  # no configuration above: the working folder's

@@ -217,3 +217,21 @@ def test_resolver_raises_config_errors_early(project: Path) -> None:
     (project / "pyproject.toml").write_text("[tool.kerlint]\nselect = 5\n")
     with pytest.raises(ConfigError):
         SettingsResolver()
+
+
+def test_a_tree_deeper_than_the_recursion_limit_resolves(project: Path, monkeypatch) -> None:
+    import inspect
+    import sys
+
+    (project / "pyproject.toml").write_text("[tool.kerlint]\nselect = ['KL008']\n")
+    deep = project.joinpath(*["d"] * 200)
+    deep.mkdir(parents=True)
+    resolver = SettingsResolver()
+    # A low limit keeps the tree small: the walk up must not need a frame per folder.
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(len(inspect.stack()) + 100)
+    try:
+        settings = resolver.settings_for(deep / "t.py")
+    finally:
+        sys.setrecursionlimit(limit)
+    assert settings.select == frozenset({"KL008"})
