@@ -170,3 +170,38 @@ def test_ignore_noqa_reports_what_comments_hide(tmp_path: Path, monkeypatch, run
     # The cache keeps the two apart.
     assert run_cli("check", "t.py").exit_code == 0
     assert run_cli("check", "t.py", "--ignore-noqa", "--extend-select", "KL900").exit_code == 1
+
+
+def test_kl900_reads_and_fixes_as_ruff_100_does(tmp_path: Path) -> None:
+    """The same directive, a stale code in it: ruff's RUF100 and KL900 report the same column
+    and message shape, and their fixes leave the same line."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+    if ruff is None:
+        pytest.skip("ruff is not installed")
+    theirs = tmp_path / "theirs.py"
+    theirs.write_text("import sys  # noqa: F401, F811\nprint(sys)\n")
+    ours = HEAD + "model.trainable = False  # noqa: KL008, KL001\n"
+    env = {**os.environ, "NO_COLOR": "1"}
+    base = [ruff, "check", "--isolated", "--select", "F401,F811,RUF100", str(theirs)]
+    report = subprocess.run([*base, "--output-format", "json"], capture_output=True, env=env)
+    [ruff_finding] = json.loads(report.stdout)
+    codes = frozenset({"KL008", "KL001", "KL900"})
+    [finding] = check_source(Source(Path("t.py"), "t.py", ours), codes).diagnostics
+    assert ruff_finding["message"].startswith("Unused `noqa` directive (unused: `F401`, `F811`)")
+    assert finding.message.startswith("Unused `noqa` directive (unused: `KL008`, `KL001`)")
+    assert ruff_finding["location"]["column"] == len("import sys  ") + 1
+    assert finding.location.column == len("model.trainable = False  ") + 1
+    subprocess.run([*base, "--fix"], capture_output=True, env=env)
+    assert theirs.read_text().splitlines()[0] == "import sys"
+    path = tmp_path / "ours.py"
+    path.write_text(ours)
+    from kerlint.engine import check_file
+
+    outcome = fix_file(check_file(path, codes), codes, unsafe=False)
+    assert outcome is not None and outcome.data is not None
+    assert outcome.data.decode().splitlines()[-1] == "model.trainable = False"
