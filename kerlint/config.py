@@ -319,6 +319,7 @@ class _Layer:
     table: dict
     origin: str
     base: Path  # relative paths in the layer are relative to this folder
+    file: Path | None = None  # the configuration file it was read from
 
 
 def _apply_selection(chosen: set[str], layer: _Layer, all_codes: Sequence[str]) -> set[str]:
@@ -401,7 +402,7 @@ def _file_layers(path: Path, seen: tuple[Path, ...] = ()) -> list[_Layer]:
         if not parent.is_file():
             raise ConfigError(f"{path}: `extend`: no such file {parent}")
         layers = _file_layers(parent, (*seen, resolved))
-    return [*layers, _Layer(table, str(path), resolved.parent)]
+    return [*layers, _Layer(table, str(path), resolved.parent, path)]
 
 
 def parse_inline(text: str) -> dict:
@@ -481,7 +482,7 @@ def build_settings(layers: list[_Layer], root: Path, config_file: Path | None) -
         respect_gitignore=merged.get("respect-gitignore", (True,))[0],
         force_exclude=merged.get("force-exclude", (False,))[0],
         unfixable=frozenset(unfixable),
-        sources=tuple(Path(layer.origin) for layer in layers if Path(layer.origin).is_file()),
+        sources=tuple(layer.file for layer in layers if layer.file is not None),
         exclude_patterns=tuple(patterns),
         per_file_ignore_patterns=tuple((p, tuple(c)) for p, c, _ in pfi_items),
     )
