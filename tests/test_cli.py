@@ -411,3 +411,18 @@ def test_rules_output_format_and_its_alias(run_cli) -> None:
     new = json.loads(run_cli("rules", "--output-format", "json").output)
     old = json.loads(run_cli("rules", "--format", "json").output)
     assert new == old and any(r["code"] == "KL900" and r["default"] is False for r in new)
+
+
+def test_readme_quick_start_output_is_a_real_run(monkeypatch, run_cli) -> None:
+    """The README shows what `kerlint check examples/` prints: keep the two in step."""
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    quick = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    shown = re.search(r"kerlint check examples/\n```\n\n```text\n(.*?)```", quick, re.S)
+    assert shown, "the quick start shows the output of `kerlint check examples/`"
+    monkeypatch.chdir(root)
+    result = run_cli("check", "examples/", "--no-cache", env={"NO_COLOR": "1"})
+    assert result.exit_code == 1
+    assert result.stdout == shown.group(1)
