@@ -38,6 +38,8 @@ class FileResult:
     diagnostics: list[Diagnostic]
     source: Source | None = None
     parsed: bool = False
+    # The Keras the file was judged by (None: not decided, the engine's default, Keras 3).
+    mode: KerasMode | None = None
 
 
 def rules_for(codes: Iterable[str]) -> list[Rule]:
@@ -141,7 +143,7 @@ def check_source(
         return FileResult(
             source.path, [_internal_error(source.display, "analysis", exc)], source, True
         )
-    return FileResult(source.path, diagnostics, source, True)
+    return FileResult(source.path, diagnostics, source, True, mode)
 
 
 # LibCST's native parser recurses on the C stack and overflows it (a segmentation fault

@@ -19,12 +19,13 @@ import click
 from kerlint.config import ConfigError, Settings, SettingsResolver
 from kerlint.diagnostics import Diagnostic, Location
 from kerlint.discovery import discover
-from kerlint.engine import FileResult, check_file
+from kerlint.engine import FileResult, applicable_rules, check_source
+from kerlint.facts.mode import KerasMode
 from kerlint.fixes import FixOutcome, fix_file, write_outcome
 from kerlint.reporters import ReportContext, render
 from kerlint.reporters.text import statistics as render_statistics
 from kerlint.rules import PARSE_ERROR
-from kerlint.source import SourceError, read_source
+from kerlint.source import Source, SourceError, read_source
 from kerlint.suppress import IGNORE_NOQA
 
 AnySettings = Settings | SettingsResolver
@@ -87,7 +88,13 @@ def run_check(
     from kerlint.parallel import check_paths
 
     cache = _open_cache(settings, cache_dir) if use_cache else None
-    files = check_paths(discover(paths, settings), _codes_for(settings, ignore_noqa), jobs, cache)
+    files = check_paths(
+        discover(paths, settings),
+        _codes_for(settings, ignore_noqa),
+        jobs,
+        cache,
+        keras_mode_for(settings),
+    )
     result = RunResult(files=files)
     result.diagnostics = sorted((d for f in files for d in f.diagnostics), key=lambda d: d.sort_key)
     return result
@@ -99,6 +106,26 @@ def _codes_for(settings: AnySettings, ignore_noqa: bool):
     if not ignore_noqa:
         return settings.codes_for
     return lambda path: settings.codes_for(path) | {IGNORE_NOQA}
+
+
+def keras_mode_for(settings: AnySettings):
+    """Which Keras each file runs: one detector per run (it reads each folder once), with
+    the `keras` / `target-keras` of the file's own settings."""
+    from kerlint.keras_version import KerasDetector
+
+    detector = KerasDetector()
+
+    def mode_for(source: Source) -> KerasMode:
+        own = settings.settings_for(source.path)
+        return detector.decide(
+            source.path,
+            source.text,
+            configured=own.keras,
+            target=own.target_keras,
+            notebook=source.notebook,
+        )
+
+    return mode_for
 
 
 def _open_cache(settings: AnySettings, cache_dir: Path | None):
@@ -124,6 +151,23 @@ def run_stdin(display: str, settings: AnySettings, ignore_noqa: bool = False) ->
         diagnostic = Diagnostic(PARSE_ERROR, message, display, location, location)
         return RunResult([diagnostic], [FileResult(path, [diagnostic])])
     return _check_stdin_data(display, settings, data, ignore_noqa)
+
+
+def _check_one(
+    path: Path, display: str, settings: AnySettings, data: bytes, ignore_noqa: bool = False
+) -> FileResult:
+    """One file from bytes (stdin): read, decide its Keras, check."""
+    if b"keras" not in data:  # as for files: bytes that cannot matter are never decoded
+        return FileResult(path, [], None)
+    try:
+        source = read_source(path, display, data)
+    except SourceError as exc:
+        location = Location(max(exc.row, 1), max(exc.column, 1))
+        return FileResult(path, [Diagnostic(PARSE_ERROR, exc.message, display, location, location)])
+    codes = _codes_for(settings, ignore_noqa)(path)
+    rules = applicable_rules(source.text, codes)
+    mode = keras_mode_for(settings)(source) if rules else None
+    return check_source(source, codes, rules, mode=mode)
 
 
 def execute(request: CheckRequest) -> int:
@@ -265,11 +309,7 @@ def _drop_unfixable(settings: AnySettings, result: RunResult) -> None:
 def _check_stdin_data(
     display: str, settings: AnySettings, data: bytes, ignore_noqa: bool = False
 ) -> RunResult:
-    path = Path(display)
-    if b"keras" not in data:  # as for files: bytes that cannot matter are never decoded
-        return RunResult([], [FileResult(path, [], None)])
-    codes = _codes_for(settings, ignore_noqa)(path)
-    file_result = check_file(path, codes, display=display, data=data)
+    file_result = _check_one(Path(display), display, settings, data, ignore_noqa)
     return RunResult(list(file_result.diagnostics), [file_result])
 
 

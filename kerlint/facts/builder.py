@@ -50,6 +50,7 @@ from kerlint.facts.records import (
     Values,
     WeightList,
     WeightMutation,
+    WeightNameFilter,
     class_base,
     flatten,
     join,
@@ -69,6 +70,7 @@ from kerlint.facts.syntax import (
     target_name,
     tests_batchnorm,
 )
+from kerlint.facts.weight_names import keras2_only_name_tests
 
 # Turns the qualified name of a function imported from the project into its definition.
 Resolver = Callable[[str], Function | None]
@@ -415,6 +417,7 @@ class Builder(KerasApi):
 
     def exec_for(self, node: cst.For, env: Env) -> Env:
         iterable = self.eval(node.iter, env)
+        self._weight_name_filters(iterable, node.target, node.body)
         loop_values: list[Value] = []
         for value in iterable:
             if isinstance(value, LayerList):
@@ -682,7 +685,22 @@ class Builder(KerasApi):
                 if isinstance(element, cst.DictElement):
                     self.eval(element.value, env)
             return NOTHING
+        if isinstance(node, cst.ListComp | cst.GeneratorExp | cst.SetComp):
+            clause = node.for_in
+            if dotted_name(clause.iter) is not None:  # a plain `m.weights`: no side effects
+                self._weight_name_filters(self.eval(clause.iter, env), clause.target, node)
+            return NOTHING
         return NOTHING
+
+    def _weight_name_filters(self, iterable: Values, target, scope: cst.CSTNode) -> None:
+        """Record `w.name` tests that only Keras 2 names pass, where `w` runs over weights."""
+        if not isinstance(target, cst.Name):
+            return
+        for value in iterable:
+            if isinstance(value, WeightList):
+                for test, literal in keras2_only_name_tests(scope, target.value):
+                    self.facts.weight_name_filters.append(WeightNameFilter(test, literal, value))
+                return
 
     def eval_attribute(self, node: cst.Attribute, env: Env) -> Values:
         return self.attribute_of(self.eval(node.value, env), node)

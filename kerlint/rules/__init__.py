@@ -18,6 +18,7 @@ from kerlint.rules import (
     kl013_trainable_changed_after_compile,
     kl014_optimizer_shared_between_models,
     kl015_trainable_toggled_around_compile,
+    kl016_weight_name_filter,
     kl017_trainable_reassert_noop,
     kl900_unused_noqa,
 )
@@ -41,6 +42,7 @@ _MODULES = (
     kl013_trainable_changed_after_compile,
     kl014_optimizer_shared_between_models,
     kl015_trainable_toggled_around_compile,
+    kl016_weight_name_filter,
     kl017_trainable_reassert_noop,
     kl900_unused_noqa,
 )

@@ -72,6 +72,8 @@ def upgrade_finding(finding: Finding) -> Finding:
 def portable_finding(keras3: Finding | None, keras2: Finding | None) -> Finding:
     """The portable reading: what happens in each Keras, and a fix that holds in both."""
     if keras3 is not None and keras2 is not None:
+        if keras3.message == keras2.message:
+            return keras3  # one message that holds in both
         return Finding(
             keras3.node,
             f"In Keras 3: {keras3.message} In Keras 2: {keras2.message}",
