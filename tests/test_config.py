@@ -235,3 +235,53 @@ def test_a_tree_deeper_than_the_recursion_limit_resolves(project: Path, monkeypa
     finally:
         sys.setrecursionlimit(limit)
     assert settings.select == frozenset({"KL008"})
+
+
+def _ruff() -> str:
+    import shutil
+    import sys
+
+    found = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+    if found is None:
+        pytest.skip("ruff is not installed")
+    return found
+
+
+def test_ignore_files_and_selection_side_by_side_with_ruff(project: Path, run_cli) -> None:
+    """The same tree and the same selectors: kerlint and ruff keep the same files and codes."""
+    import subprocess
+
+    _tree(
+        project,
+        {
+            ".git/info/exclude": "from_info.py\n",
+            ".ignore": "from_ignore.py\n",
+            ".gitignore": "from_gitignore.py\n",
+        },
+    )
+    for name in ("from_info", "from_ignore", "from_gitignore", "kept"):
+        (project / f"{name}.py").write_text("import os\n" + BAD)
+    ruff = subprocess.run(
+        [_ruff(), "check", "--isolated", "--show-files", "."], capture_output=True, text=True
+    )
+    theirs = sorted(Path(line).name for line in ruff.stdout.split())
+    ours = sorted(Path(line).name for line in run_cli("check", "--show-files", ".").output.split())
+    assert ours == theirs == ["kept.py"]
+
+    def ruff_codes(*selection: str) -> set[str]:
+        out = subprocess.run(
+            [_ruff(), "check", "--isolated", *selection, "--output-format", "json", "kept.py"],
+            capture_output=True,
+            text=True,
+        ).stdout
+        return {d["code"] for d in json.loads(out)}
+
+    def our_codes(*selection: str) -> set[str]:
+        out = run_cli("check", *selection, "--output-format", "json", "kept.py").output
+        return {d["code"] for d in json.loads(out)}
+
+    # The most specific selector wins, in both.
+    assert ruff_codes("--select", "F401", "--ignore", "F") == {"F401"}
+    assert our_codes("--select", "KL008", "--ignore", "KL") == {"KL008"}
+    assert ruff_codes("--select", "F", "--ignore", "F401") == set()
+    assert our_codes("--select", "KL", "--ignore", "KL008") == set()
