@@ -125,8 +125,11 @@ def write(path: Path, diagnostics: Iterable[Diagnostic], lines_of: LinesOf) -> i
         ],
     }
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    from kerlint.reporters import write_whole  # the whole file or the old one, never half
+
+    # A file name that is not UTF-8 (surrogate-escaped) is written as a JSON escape, which
+    # reads back as the same name.
+    write_whole(path, text.encode("utf-8", "backslashreplace"))
     return sum(e.count for e in entries)
 
 

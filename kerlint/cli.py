@@ -1,6 +1,7 @@
 """The `kerlint` command line, built with click.
 
-Exit codes: 0 nothing found, 1 diagnostics found, 2 usage or configuration error.
+Exit codes: 0 nothing found, 1 diagnostics found, 2 usage or configuration error, or a
+file kerlint failed on (an internal error), even with --exit-zero.
 """
 
 from __future__ import annotations
@@ -14,9 +15,21 @@ from pathlib import Path
 import click
 
 from kerlint import __version__
-from kerlint.config import ConfigError, resolve_settings
+from kerlint.config import ConfigError
 
-FORMATS = ["concise", "full", "json", "sarif", "github", "gitlab", "junit"]
+FORMATS = [
+    "concise",
+    "full",
+    "json",
+    "json-lines",
+    "sarif",
+    "github",
+    "gitlab",
+    "junit",
+    "pylint",
+    "rdjson",
+    "azure",
+]
 
 
 def _split_codes(values: tuple[str, ...]) -> list[str]:
@@ -62,21 +75,44 @@ def main() -> None:
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
-    "--select", multiple=True, help="Rule codes or prefixes to enable (replaces the default set)."
+    "--select",
+    multiple=True,
+    help="Rule codes, prefixes or names to enable (replaces the default set).",
 )
 @click.option(
-    "--extend-select", multiple=True, help="Rule codes or prefixes to enable in addition."
+    "--extend-select", multiple=True, help="Rule codes, prefixes or names to enable in addition."
 )
-@click.option("--ignore", multiple=True, help="Rule codes or prefixes to disable.")
+@click.option("--ignore", multiple=True, help="Rule codes, prefixes or names to disable.")
+@click.option(
+    "--extend-ignore", multiple=True, help="Like --ignore (kept for flake8 and ruff habits)."
+)
+@click.option(
+    "--per-file-ignores",
+    multiple=True,
+    metavar="PATTERN:CODES",
+    help="Ignore CODES (comma-separated) in the files matching PATTERN; may be repeated.",
+)
 @click.option("--exclude", multiple=True, help="Patterns to exclude (replaces the defaults).")
 @click.option(
     "--extend-exclude", multiple=True, help="Patterns to exclude in addition to the defaults."
 )
 @click.option(
+    "--force-exclude/--no-force-exclude",
+    default=None,
+    help="Apply the excludes to files named on the command line too (as pre-commit passes them).",
+)
+@click.option(
+    "--respect-gitignore/--no-respect-gitignore",
+    default=None,
+    help="Skip what .gitignore, .ignore and .git/info/exclude leave out (default: yes).",
+)
+@click.option(
     "--config",
-    "config_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Use this configuration file.",
+    "config_values",
+    multiple=True,
+    metavar="FILE | KEY=VALUE",
+    help="A configuration file to use for every file, or a `key = value` setting in TOML "
+    "that overrides the configuration files; may be repeated.",
 )
 @click.option("--isolated", is_flag=True, help="Ignore every configuration file.")
 @click.option(
@@ -95,17 +131,42 @@ def main() -> None:
     "-o",
     "--output-file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the report to this file.",
+    help="Write the report to this file (its folder is made when missing).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print diagnostics only, no summary.")
 @click.option("--statistics", is_flag=True, help="Count diagnostics per rule.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when diagnostics are found.")
-@click.option("--stdin-filename", help="The name to report for source read from stdin (`-`).")
+@click.option(
+    "--exit-non-zero-on-fix",
+    is_flag=True,
+    help="Exit 1 when a fix was applied, even if nothing remains.",
+)
+@click.option(
+    "--stdin-filename",
+    help="Read the source from stdin and report it as this file (also how its configuration "
+    "is found).",
+)
 @click.option("--fix", is_flag=True, help="Apply safe fixes in place.")
+@click.option(
+    "--fix-only", is_flag=True, help="Apply safe fixes in place; report nothing that remains."
+)
 @click.option("--diff", is_flag=True, help="Show the fixes as a unified diff; write nothing.")
 @click.option(
     "--unsafe-fixes", is_flag=True, help="Also apply (or show) fixes that may change behaviour."
 )
+@click.option("--unfixable", multiple=True, help="Rule codes, prefixes or names never to fix.")
+@click.option(
+    "--show-fixes/--no-show-fixes",
+    default=None,
+    help="After --fix, list what was fixed in each file.",
+)
+@click.option("--show-files", is_flag=True, help="List the files that would be checked, and stop.")
+@click.option(
+    "--show-settings",
+    is_flag=True,
+    help="Print the settings the first path gets, and the files they come from, and stop.",
+)
+@click.option("--ignore-noqa", is_flag=True, help="Report what `# noqa` comments suppress.")
 @click.option(
     "--baseline",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -160,41 +221,47 @@ def check(ctx: click.Context, paths: tuple[Path, ...], **options) -> None:
         gc.freeze()
         gc.enable()
 
-    targets = list(paths) or [Path(".")]
-    reading_stdin = targets == [Path("-")]
     stdin_filename = options["stdin_filename"]
-    if reading_stdin and stdin_filename:
-        start = Path(stdin_filename).parent
-    else:
-        start = targets[0] if targets[0].exists() else Path(".")
-    settings = resolve_settings(
-        start=start.absolute(),
-        config_path=options["config_path"],
-        isolated=options["isolated"],
-        select=_split_codes(options["select"]) if options["select"] else None,
-        ignore=_split_codes(options["ignore"]),
-        extend_select=_split_codes(options["extend_select"]),
-        exclude=_split_codes(options["exclude"]) if options["exclude"] else None,
-        extend_exclude=_split_codes(options["extend_exclude"]),
-        keras=options["keras_version"],
-        target_keras=options["target_keras"],
-    )
-    missing = [str(p) for p in targets if str(p) != "-" and not p.exists()]
-    if missing:
-        raise click.UsageError(f"no such file or directory: {', '.join(missing)}")
+    targets = list(paths) or ([Path("-")] if stdin_filename else [Path(".")])
+    # As ruff: --stdin-filename means the source comes from stdin, paths or not.
+    reading_stdin = targets == [Path("-")] or stdin_filename is not None
+    if stdin_filename and any(str(p) != "-" for p in targets):
+        others = ", ".join(str(p) for p in targets if str(p) != "-")
+        _warn(f"ignoring {others} in favour of standard input (--stdin-filename)")
+    resolver = _resolver(options)
+    if options["show_settings"]:
+        first = Path(stdin_filename) if reading_stdin and stdin_filename else targets[0]
+        click.echo(f"Resolved settings for: {_printable(str(first))}")
+        click.echo(resolver.settings_for(first).describe())
+        ctx.exit(0)
+    if not reading_stdin:
+        missing = [str(p) for p in targets if not p.exists()]
+        if missing:
+            raise click.UsageError(f"no such file or directory: {', '.join(missing)}")
+    if options["show_files"]:
+        from kerlint.discovery import discover
+
+        for path in discover(targets, resolver):
+            click.echo(_printable(str(path)))
+        ctx.exit(0)
     color = _use_color()
+    fix_only = options["fix_only"]
     request = CheckRequest(
         paths=targets,
-        settings=settings,
+        settings=resolver,
         stdin_filename=(stdin_filename or "-") if reading_stdin else None,
         output_format=options["output_format"],
         output_file=options["output_file"],
         quiet=options["quiet"],
         statistics=options["statistics"],
         exit_zero=options["exit_zero"],
-        fix=options["fix"],
+        fix=options["fix"] or fix_only,
+        fix_only=fix_only,
+        exit_non_zero_on_fix=options["exit_non_zero_on_fix"],
+        show_fixes=bool(options["show_fixes"]),
         diff=options["diff"],
         unsafe_fixes=options["unsafe_fixes"],
+        ignore_noqa=options["ignore_noqa"],
         baseline=options["baseline"],
         write_baseline=options["write_baseline"],
         jobs=options["jobs"],
@@ -208,9 +275,69 @@ def check(ctx: click.Context, paths: tuple[Path, ...], **options) -> None:
     ctx.exit(execute(request))
 
 
+def _warn(message: str) -> None:
+    click.echo(f"kerlint: warning: {message}", err=True)
+
+
+def _printable(text: str) -> str:
+    from kerlint.diagnostics import printable
+
+    return printable(text)
+
+
+def _resolver(options: dict):
+    """The per-file settings: configuration files under the command line's values."""
+    from kerlint.config import Overrides, SettingsResolver, parse_inline
+
+    config_file: Path | None = None
+    inline: list[dict] = []
+    for value in options["config_values"]:
+        candidate = Path(value).expanduser()
+        if candidate.is_file():
+            if config_file is not None:
+                raise ConfigError(f"--config: only one configuration file, got {value} too")
+            config_file = candidate
+        elif "=" not in value:
+            raise ConfigError(f"--config: no such file `{value}`")
+        else:
+            inline.append(parse_inline(value))
+    flags: dict = {}
+    lists = {
+        "select": "select",
+        "extend_select": "extend-select",
+        "ignore": "ignore",
+        "extend_ignore": "extend-ignore",
+        "exclude": "exclude",
+        "extend_exclude": "extend-exclude",
+        "unfixable": "unfixable",
+    }
+    for option, key in lists.items():
+        if options[option]:
+            flags[key] = _split_codes(options[option])
+    for option, key in (
+        ("keras_version", "keras"),
+        ("target_keras", "target-keras"),
+        ("force_exclude", "force-exclude"),
+        ("respect_gitignore", "respect-gitignore"),
+    ):
+        if options[option] is not None:
+            flags[key] = options[option]
+    overrides = Overrides(
+        flags=flags,
+        inline=tuple(inline),
+        per_file_ignores=tuple(options["per_file_ignores"]),
+    )
+    return SettingsResolver(overrides, config_path=config_file, isolated=options["isolated"])
+
+
 @main.command("rules")
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+    "--output-format",
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
 )
 def rules_command(fmt: str) -> None:
     """List every rule: code, name, default on/off, fixable."""
@@ -218,22 +345,7 @@ def rules_command(fmt: str) -> None:
 
     rules = registry.all_rules()
     if fmt == "json":
-        click.echo(
-            json.dumps(
-                [
-                    {
-                        "code": r.code,
-                        "name": r.name,
-                        "summary": r.summary,
-                        "default": r.default,
-                        "fix": r.fix,
-                        "fixable": r.fix is not None,
-                    }
-                    for r in rules
-                ],
-                indent=2,
-            )
-        )
+        click.echo(json.dumps([_rule_record(r) for r in rules], indent=2))
         return
     width = max(len(r.name) for r in rules)
     click.echo(f"{'code':<6}  {'name':<{width}}  {'default':<7}  fix     summary")
@@ -243,16 +355,49 @@ def rules_command(fmt: str) -> None:
         )
 
 
-@main.command()
-@click.argument("code")
-def explain(code: str) -> None:
-    """Print the documentation page of a rule."""
-    from kerlint.docs import rule_page
+def _rule_record(rule) -> dict:
+    return {
+        "code": rule.code,
+        "name": rule.name,
+        "summary": rule.summary,
+        "default": rule.default,
+        "fix": rule.fix,
+        "fixable": rule.fix is not None,
+    }
 
-    page = rule_page(code.upper())
-    if page is None:
-        raise click.UsageError(f"unknown rule `{code}`; see `kerlint rules`")
-    click.echo(page)
+
+@main.command()
+@click.argument("code", required=False)
+@click.option("--all", "show_all", is_flag=True, help="Every rule's page.")
+@click.option(
+    "--output-format",
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+)
+def explain(code: str | None, show_all: bool, fmt: str) -> None:
+    """Print the documentation page of a rule (a code or a name)."""
+    from kerlint.docs import rule_page
+    from kerlint.rules import registry
+
+    if show_all == (code is not None):
+        raise click.UsageError("give one rule code or name, or --all")
+    if show_all:
+        chosen = list(registry.all_rules())
+    else:
+        assert code is not None
+        by_name = {rule.name: rule for rule in registry.all_rules()}
+        rule = registry.get(code.upper()) or by_name.get(code.lower())
+        if rule is None:
+            raise click.UsageError(f"unknown rule `{code}`; see `kerlint rules`")
+        chosen = [rule]
+    if fmt == "json":
+        records = [{**_rule_record(r), "explanation": rule_page(r.code)} for r in chosen]
+        click.echo(json.dumps(records if show_all else records[0], indent=2))
+        return
+    click.echo("\n\n".join(rule_page(r.code) or f"# {r.code}: {r.name}\n" for r in chosen))
 
 
 def _register_optional_commands() -> None:

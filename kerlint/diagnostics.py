@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -85,3 +86,23 @@ def rule_url(code: str) -> str:
     rule = registry.get(code)
     slug = f"{code}-{rule.name}" if rule else code
     return f"https://github.com/kerlint/kerlint/blob/main/rules/{slug}.md"
+
+
+# What a terminal or a CI log would act on or lose in a file name: C0 and C1 controls
+# (ESC starts the sequences click strips from stdout, a newline splits a line), DEL, the
+# Unicode line separators, and lone surrogates (bytes of a name that is not UTF-8).
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """`text` with every control character and undecodable byte written as `\\xNN`: what
+    every output format shows of a file name, so that one line stays one line, the name
+    shown is the name there is, and the output is always valid UTF-8."""
+    return _UNPRINTABLE.sub(_escape, text) if _UNPRINTABLE.search(text) else text

@@ -26,8 +26,10 @@ from kerlint.facts import FileFacts
 from kerlint.facts.mode import DEFAULT_MODE, KerasMode
 from kerlint.rules import PARSE_ERROR, registry
 from kerlint.rules.base import Finding, FixSpec, Replacement, Rule
+from kerlint.rules.kl900_unused_noqa import CODE as UNUSED_NOQA
+from kerlint.rules.kl900_unused_noqa import unused_noqa
 from kerlint.source import Source, SourceError, read_source
-from kerlint.suppress import find_suppressions
+from kerlint.suppress import IGNORE_NOQA, Suppressions, find_suppressions
 
 if TYPE_CHECKING:
     from kerlint.project import Project
@@ -168,11 +170,13 @@ def check_source(
             display=source.display if resolver is not None else None,
         )
         findings = [(rule, finding) for rule in rules for finding in _found(rule, facts)]
-        diagnostics = _to_diagnostics(source, facts, findings)
+        diagnostics = _to_diagnostics(source, facts, findings, codes)
     except RecursionError:
         if not _on_a_deep_stack():  # deep but valid code: again, where it fits
             with contextlib.suppress(RecursionError):
-                return _on_deep_stack(lambda: check_source(source, codes, rules))
+                return _on_deep_stack(
+                    lambda: check_source(source, codes, rules, mode=mode, project=project)
+                )
         return FileResult(
             source.path,
             [_error(source.display, "too deeply nested to analyse", 1, 1)],
@@ -630,9 +634,13 @@ def _error(
 
 
 def _to_diagnostics(
-    source: Source, facts: FileFacts, findings: list[tuple[Rule, Finding]]
+    source: Source,
+    facts: FileFacts,
+    findings: list[tuple[Rule, Finding]],
+    codes: frozenset[str] = frozenset(),
 ) -> list[Diagnostic]:
-    suppressions = find_suppressions(source.text)
+    ignore_noqa = IGNORE_NOQA in codes  # --ignore-noqa: report what the comments hide
+    suppressions = Suppressions() if ignore_noqa else find_suppressions(source.text)
     keras = facts.mode.as_json()
     assumed = f" [{facts.mode.describe()}]"
     seen: set[tuple[str, int, int]] = set()
@@ -668,6 +676,9 @@ def _to_diagnostics(
             keras=keras,
         )
         result.append(diagnostic.with_(origin=origin) if origin else diagnostic)
+    if UNUSED_NOQA in codes and not ignore_noqa:  # KL900 needs the directives used above
+        known = frozenset(rule.code for rule in registry.all_rules())
+        result += unused_noqa(source, suppressions, codes, known)
     result.sort(key=lambda d: d.sort_key)
     return result
 

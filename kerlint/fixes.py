@@ -229,18 +229,27 @@ def _fix_cell(text: str, fixes: list[Fix]) -> tuple[str, list[int]]:
 
 
 def fix_file(
-    result: FileResult, codes: frozenset[str], unsafe: bool, data: bytes | None = None
+    result: FileResult,
+    codes: frozenset[str],
+    unsafe: bool,
+    data: bytes | None = None,
+    unfixable: frozenset[str] = frozenset(),
 ) -> FixOutcome | None:
     """Fix one checked file in passes; None when it has nothing to fix.
 
     `data`: the bytes the file was read from (stdin); otherwise the file is read again.
+    `unfixable`: codes whose fixes are never applied (the `unfixable` setting).
     """
-    if not any(applicable(d, unsafe) for d in result.diagnostics):
+
+    def to_fix(diagnostic: Diagnostic) -> bool:
+        return diagnostic.code not in unfixable and applicable(diagnostic, unsafe)
+
+    if not any(to_fix(d) for d in result.diagnostics):
         return None
     if result.source is None:  # e.g. a result from a cache: read and check it again
         display = result.diagnostics[0].filename
         result = check_file(result.path, codes, display=display, data=data, mode=result.mode)
-        if result.source is None or not any(applicable(d, unsafe) for d in result.diagnostics):
+        if result.source is None or not any(to_fix(d) for d in result.diagnostics):
             return None
     source = result.source
     if data is None:
@@ -260,7 +269,7 @@ def fix_file(
     # original, it must compile the fixed code too.
     python_accepts = _python_accepts(source.text)
     for _ in range(MAX_PASSES):
-        wanted = [d for d in current.diagnostics if applicable(d, unsafe)]
+        wanted = [d for d in current.diagnostics if to_fix(d)]
         if not wanted:
             break
         try:
@@ -292,7 +301,7 @@ def fix_file(
         outcome.fixed.update(d.code for d in done)
         current = check_source(new_source, codes, mode=result.mode)
     else:
-        if any(applicable(d, unsafe) for d in current.diagnostics):
+        if any(to_fix(d) for d in current.diagnostics):
             outcome.warnings.append(
                 f"{source.display}: fixes did not settle after {MAX_PASSES} passes; "
                 "run again to apply the rest"

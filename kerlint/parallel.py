@@ -97,11 +97,20 @@ def check_paths(
     for index, path in enumerate(paths):
         results.append(None)
         codes = codes_for(path)
+        data = None
         try:
             data = read_bytes(path)
+            if b"keras" not in data and project is None:  # its bytes cannot matter (nor fail)
+                results[index] = FileResult(path, [], None)
+                continue
             source = read_source(path, str(path), data)
         except SourceError as exc:
-            results[index] = _error_result(path, str(path), exc)
+            # Without "keras" a file matters only through the project modules it imports,
+            # which bytes that cannot be decoded cannot name: never a KL000 for it.
+            if data is not None and b"keras" not in data:
+                results[index] = FileResult(path, [], None)
+            else:
+                results[index] = _error_result(path, str(path), exc)
             continue
         outcome = _prefilter_and_lookup(index, source, codes, data, cache, project, mode_for)
         if isinstance(outcome, FileResult):

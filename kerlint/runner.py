@@ -1,7 +1,10 @@
 """Running a check: discovery, checking each file, then fixes, baselines and the report.
 
 The CLI turns its options into a `CheckRequest`; `execute` does the work and
-returns the exit code (0 nothing found, 1 diagnostics found).
+returns the exit code (0 nothing found, 1 diagnostics found, 2 a file kerlint failed on).
+
+`settings` is anything with `settings_for(path)` and `codes_for(path)`: a `SettingsResolver`
+(each file its nearest configuration) or one `Settings` for every file.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from kerlint.config import Settings
+from kerlint.config import ConfigError, Settings, SettingsResolver
 from kerlint.diagnostics import Diagnostic, Location
 from kerlint.discovery import discover
 from kerlint.engine import FileResult, check_source, closure_rules
@@ -23,12 +26,15 @@ from kerlint.reporters import ReportContext, render
 from kerlint.reporters.text import statistics as render_statistics
 from kerlint.rules import PARSE_ERROR
 from kerlint.source import Source, SourceError, read_source
+from kerlint.suppress import IGNORE_NOQA
+
+AnySettings = Settings | SettingsResolver
 
 
 @dataclass
 class CheckRequest:
     paths: list[Path]
-    settings: Settings
+    settings: AnySettings
     stdin_filename: str | None = None
     output_format: str = "concise"
     output_file: Path | None = None
@@ -36,8 +42,12 @@ class CheckRequest:
     statistics: bool = False
     exit_zero: bool = False
     fix: bool = False
+    fix_only: bool = False
+    exit_non_zero_on_fix: bool = False
+    show_fixes: bool = False
     diff: bool = False
     unsafe_fixes: bool = False
+    ignore_noqa: bool = False
     baseline: Path | None = None
     write_baseline: Path | None = None
     jobs: int | None = None
@@ -61,11 +71,12 @@ class RunResult:
 
 def run_check(
     paths: list[Path],
-    settings: Settings,
+    settings: AnySettings,
     *,
     jobs: int | None = None,
     use_cache: bool = False,
     cache_dir: Path | None = None,
+    ignore_noqa: bool = False,
 ) -> RunResult:
     """Discover and check every file: several processes when it pays, the cache if asked.
 
@@ -81,7 +92,7 @@ def run_check(
     project = Project.for_paths(paths)
     files = check_paths(
         discover(paths, settings),
-        settings.codes_for,
+        _codes_for(settings, ignore_noqa),
         jobs,
         cache,
         project,
@@ -92,36 +103,47 @@ def run_check(
     return result
 
 
-def keras_mode_for(settings: Settings):
-    """Which Keras each file runs: one detector per run (it reads each folder once)."""
+def _codes_for(settings: AnySettings, ignore_noqa: bool):
+    """Each file's codes; with --ignore-noqa also the flag that reaches the engine (through
+    worker processes and into the cache key, as the codes do)."""
+    if not ignore_noqa:
+        return settings.codes_for
+    return lambda path: settings.codes_for(path) | {IGNORE_NOQA}
+
+
+def keras_mode_for(settings: AnySettings):
+    """Which Keras each file runs: one detector per run (it reads each folder once), with
+    the `keras` / `target-keras` of the file's own settings."""
     from kerlint.keras_version import KerasDetector
 
     detector = KerasDetector()
 
     def mode_for(source: Source) -> KerasMode:
+        own = settings.settings_for(source.path)
         return detector.decide(
             source.path,
             source.text,
-            configured=settings.keras,
-            target=settings.target_keras,
+            configured=own.keras,
+            target=own.target_keras,
             notebook=source.notebook,
         )
 
     return mode_for
 
 
-def _open_cache(settings: Settings, cache_dir: Path | None):
+def _open_cache(settings: AnySettings, cache_dir: Path | None):
     """The cache, or None with one warning when its folder cannot be used."""
     from kerlint.cache import Cache, default_cache_dir
 
-    directory = cache_dir if cache_dir is not None else default_cache_dir(settings.config_file)
+    config_file = settings.default.config_file
+    directory = cache_dir if cache_dir is not None else default_cache_dir(config_file)
     cache, problem = Cache.open(directory)
     if cache is None:
         click.echo(f"kerlint: warning: running without the cache: {problem}", err=True)
     return cache
 
 
-def run_stdin(display: str, settings: Settings) -> RunResult:
+def run_stdin(display: str, settings: AnySettings, ignore_noqa: bool = False) -> RunResult:
     """Check the bytes on standard input as the file `display` (never cached)."""
     path = Path(display)
     try:
@@ -131,18 +153,21 @@ def run_stdin(display: str, settings: Settings) -> RunResult:
         message = f"cannot read standard input: {exc}"
         diagnostic = Diagnostic(PARSE_ERROR, message, display, location, location)
         return RunResult([diagnostic], [FileResult(path, [diagnostic])])
-    file_result = _check_one(path, display, settings, data)
-    return RunResult(list(file_result.diagnostics), [file_result])
+    return _check_stdin_data(display, settings, data, ignore_noqa)
 
 
-def _check_one(path: Path, display: str, settings: Settings, data: bytes) -> FileResult:
+def _check_one(
+    path: Path, display: str, settings: AnySettings, data: bytes, ignore_noqa: bool = False
+) -> FileResult:
     """One file from bytes (stdin): read, decide its Keras, check, following its imports."""
     try:
         source = read_source(path, display, data)
     except SourceError as exc:
+        if b"keras" not in data:  # as for files: such bytes cannot name a Keras module
+            return FileResult(path, [], None)
         location = Location(max(exc.row, 1), max(exc.column, 1))
         return FileResult(path, [Diagnostic(PARSE_ERROR, exc.message, display, location, location)])
-    codes = settings.codes_for(path)
+    codes = _codes_for(settings, ignore_noqa)(path)
     project = _project_of(path)
     rules = closure_rules(source, codes, project)
     mode = keras_mode_for(settings)(source) if rules else None
@@ -160,7 +185,8 @@ def execute(request: CheckRequest) -> int:
     """Check, then fix or diff, then hide what the baseline knows, then report.
 
     Exit codes: 0 nothing left to report, 1 diagnostics remain (or, with --diff, something
-    would change), 2 a usage error (raised as click.UsageError).
+    would change; with --exit-non-zero-on-fix, something was fixed), 2 a usage error
+    (raised) or a file kerlint failed on (an internal error), whatever --exit-zero says.
     """
     stdin_data: bytes | None = None
     if request.stdin_filename is not None:
@@ -168,11 +194,15 @@ def execute(request: CheckRequest) -> int:
             try:
                 stdin_data = sys.stdin.buffer.read()
             except (AttributeError, OSError, ValueError):  # closed or missing stdin
-                result = run_stdin(request.stdin_filename, request.settings)  # its KL000
+                result = run_stdin(
+                    request.stdin_filename, request.settings, request.ignore_noqa
+                )  # its KL000
             else:
-                result = _check_stdin_data(request.stdin_filename, request.settings, stdin_data)
+                result = _check_stdin_data(
+                    request.stdin_filename, request.settings, stdin_data, request.ignore_noqa
+                )
         else:
-            result = run_stdin(request.stdin_filename, request.settings)
+            result = run_stdin(request.stdin_filename, request.settings, request.ignore_noqa)
     else:
         result = run_check(
             request.paths,
@@ -180,13 +210,21 @@ def execute(request: CheckRequest) -> int:
             jobs=request.jobs,
             use_cache=request.use_cache,
             cache_dir=request.cache_dir,
+            ignore_noqa=request.ignore_noqa,
         )
+        if not result.files:
+            _warn(
+                "no Python files found under the given paths: 0 files checked "
+                "(an exclude pattern, .gitignore or .ignore may hide them)"
+            )
     fixed = 0
+    outcomes: dict[int, FixOutcome] = {}
     if request.fix or request.diff:
         outcomes = _fix_files(request, result, stdin_data)
         if request.diff:
-            return _show_diff(list(outcomes.values()), request.exit_zero)
+            return _show_diff(list(outcomes.values()), request.exit_zero, request.quiet)
         fixed = _write_fixes(outcomes, result, stdin_data)
+    _drop_unfixable(request.settings, result)
     context = _report_context(request, result, fixed)
     diagnostics = _apply_baseline(request, result.diagnostics, context)
     if request.verify:
@@ -196,22 +234,92 @@ def execute(request: CheckRequest) -> int:
         diagnostics = confirm_diagnostics(
             diagnostics, timeout=request.timeout, backend=request.backend
         )
-    if request.statistics:
-        output = render_statistics(diagnostics, context)
+    crashed = any(_is_internal_error(d) for d in diagnostics)
+    if request.fix_only:
+        output = _fixed_summary(fixed, outcomes, request) if not request.quiet else ""
+        diagnostics = [d for d in diagnostics if _is_internal_error(d)]
+        if diagnostics:
+            output = "\n".join([render("concise", diagnostics, context), output]).strip()
+    elif request.statistics:
+        output = render_statistics(diagnostics, context, request.output_format)
     else:
         output = render(request.output_format, diagnostics, context)
-        if request.quiet and request.output_format == "concise":
-            output = "\n".join(output.splitlines()[: len(diagnostics)])
+        if request.show_fixes and fixed and not request.quiet:
+            output = "\n".join(filter(None, [output, _fixed_summary(fixed, outcomes, request)]))
     if request.output_file is not None:
-        request.output_file.write_text(output + "\n", encoding="utf-8")
+        _write_report(request.output_file, output)
     elif output:
         # With --fix on stdin, stdout carries the fixed code; the report goes to stderr.
         click.echo(output, color=context.color, err=stdin_data is not None)
-    return 1 if diagnostics and not request.exit_zero else 0
+    if crashed:
+        return 2
+    if request.exit_zero:
+        return 0
+    if request.exit_non_zero_on_fix and fixed:
+        return 1
+    return 1 if diagnostics and not request.fix_only else 0
 
 
-def _check_stdin_data(display: str, settings: Settings, data: bytes) -> RunResult:
-    file_result = _check_one(Path(display), display, settings, data)
+def _is_internal_error(diagnostic: Diagnostic) -> bool:
+    """A KL000 that says kerlint failed, not the file (a syntax error is the file's)."""
+    return diagnostic.code == PARSE_ERROR and "internal error" in diagnostic.message
+
+
+def _write_report(path: Path, output: str) -> None:
+    """`-o FILE`: written whole once the report is ready; a failure is an error (exit 2)."""
+    from kerlint.reporters import write_whole
+
+    data = (output + "\n").encode("utf-8", "backslashreplace")
+    try:
+        write_whole(path, data)
+    except OSError as exc:
+        # ConfigError: the CLI prints it as `kerlint: error: ...` and exits 2.
+        raise ConfigError(f"cannot write the report to {path}: {exc.strerror or exc}") from exc
+
+
+def _fixed_summary(fixed: int, outcomes: dict[int, FixOutcome], request: CheckRequest) -> str:
+    """`Fixed N errors.`, and with --show-fixes what in which file (as ruff prints it)."""
+    from kerlint.diagnostics import printable
+    from kerlint.rules import registry
+
+    if not fixed:
+        return "No errors fixed." if request.fix_only else ""
+    noun = "error" if fixed == 1 else "errors"
+    if not request.show_fixes:
+        return f"Fixed {fixed} {noun}."
+    lines = [f"Fixed {fixed} {noun}:"]
+    for outcome in outcomes.values():
+        if not outcome.changed or not outcome.count:
+            continue
+        lines.append(f"- {printable(outcome.display)}:")
+        for code, count in sorted(outcome.fixed.items()):
+            rule = registry.get(code)
+            lines.append(f"    {count} × {code} ({rule.name if rule else code})")  # noqa: RUF001
+    return "\n".join(lines)
+
+
+def _drop_unfixable(settings: AnySettings, result: RunResult) -> None:
+    """The fixes of `unfixable` codes are neither applied nor offered (`[*]`)."""
+    changed = False
+    for file_result in result.files:
+        unfixable = settings.settings_for(file_result.path).unfixable
+        if not unfixable:
+            continue
+        file_result.diagnostics = [
+            d.with_(fix=None) if d.code in unfixable and d.fix is not None else d
+            for d in file_result.diagnostics
+        ]
+        changed = True
+    if changed:
+        result.diagnostics = sorted(
+            (d for f in result.files for d in f.diagnostics), key=lambda d: d.sort_key
+        )
+
+
+def _check_stdin_data(
+    display: str, settings: AnySettings, data: bytes, ignore_noqa: bool = False
+) -> RunResult:
+    file_result = _check_one(Path(display), display, settings, data, ignore_noqa)
     return RunResult(list(file_result.diagnostics), [file_result])
 
 
@@ -225,11 +333,13 @@ def _fix_files(
     """Fix every file in memory: the outcomes by the file's position in `result.files`."""
     outcomes = {}
     for position, file_result in enumerate(result.files):
+        path = file_result.path
         outcome = fix_file(
             file_result,
-            request.settings.codes_for(file_result.path),
+            _codes_for(request.settings, request.ignore_noqa)(path),
             request.unsafe_fixes,
             data=stdin_data,
+            unfixable=request.settings.settings_for(path).unfixable,
         )
         if outcome is None:
             continue
@@ -239,17 +349,16 @@ def _fix_files(
     return outcomes
 
 
-def _show_diff(outcomes: list[FixOutcome], exit_zero: bool) -> int:
+def _show_diff(outcomes: list[FixOutcome], exit_zero: bool, quiet: bool = False) -> int:
     """`--diff`: the changes on stdout, nothing written; 1 when there is something to fix."""
     changed = [o for o in outcomes if o.changed]
     text = "".join(o.diff() for o in changed)
     if text:
         click.echo(text, nl=False)
     count = sum(o.count for o in changed)
-    if count:
-        click.echo(f"Would fix {count} error{'s' if count != 1 else ''}.", err=True)
-    else:
-        click.echo("No errors would be fixed.", err=True)
+    if not quiet:
+        message = f"Would fix {count} error{'s' if count != 1 else ''}." if count else ""
+        click.echo(message or "No errors would be fixed.", err=True)
     return 1 if changed and not exit_zero else 0
 
 
@@ -297,6 +406,7 @@ def _report_context(request: CheckRequest, result: RunResult, fixed: int) -> Rep
                 sources.append(read_source(f.path, f.diagnostics[0].filename))
     return ReportContext(
         color=request.color and request.output_file is None,
+        quiet=request.quiet,
         files_checked=result.files_checked,
         sources={source.display: source.text for source in sources},
         unsafe_fixes=request.unsafe_fixes,
@@ -305,6 +415,9 @@ def _report_context(request: CheckRequest, result: RunResult, fixed: int) -> Rep
             source.display: {span.cell: (span.first_row, span.rows) for span in source.cells}
             for source in sources
             if source.cells is not None
+        },
+        notebook_files={
+            source.display: source.path for source in sources if source.cells is not None
         },
         checked_files=[
             f.source.display

@@ -110,12 +110,24 @@ def read_source(path: Path, display: str | None = None, data: bytes | None = Non
     return Source(path, display, text, encoding, bom, _newline_of(text))
 
 
+# PEP 263's coding cookie, as bytes (the line it is on may not decode).
+_COOKIE = re.compile(rb"^[ \t\f]*#.*?coding[:=]", re.MULTILINE)
+
+
 def decode_python(data: bytes) -> tuple[str, str, bool]:
     """Decode as Python does (BOM, PEP 263 cookie), reporting undecodable bytes."""
     bom = data.startswith(b"\xef\xbb\xbf")
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as exc:
+        if not _COOKIE.search(b"\n".join(data.splitlines()[:2])):
+            # No declaration at all: the first lines are simply not UTF-8.
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError as error:
+                row = data[: error.start].count(b"\n") + 1
+                raise SourceError(f"file is not valid utf-8: {error}", row=row) from exc
+            raise SourceError("file is not valid utf-8") from exc
         raise SourceError(f"invalid encoding declaration: {exc}") from exc
     if not _ascii_compatible(encoding):
         raise SourceError(f"the encoding declaration names {encoding}, which Python cannot read")

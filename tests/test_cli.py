@@ -191,3 +191,238 @@ def test_python_dash_m(tmp_path: Path) -> None:
     done = run_process("check", "bad.py", cwd=tmp_path, env={**os.environ, "NO_COLOR": "1"})
     assert done.returncode == 1
     assert done.stdout.decode().startswith("bad.py:4:1: KL008")
+
+
+# ----------------------------------------------------------- everyday habits, as ruff does
+
+
+def _ruff() -> str:
+    import shutil
+
+    import pytest
+
+    found = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+    if found is None:
+        pytest.skip("ruff is not installed")
+    return found
+
+
+def _ruff_run(*args: str, cwd: Path, input: bytes | None = None):
+    return subprocess.run(
+        [_ruff(), *args],
+        cwd=cwd,
+        input=input,
+        capture_output=True,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+
+
+F401 = "import os\n"
+
+
+def test_output_file_in_a_missing_folder_is_made_as_ruff_does(project: Path, run_cli) -> None:
+    (project / "bad.py").write_text(BAD)
+    (project / "f.py").write_text(F401)
+    result = run_cli("check", "bad.py", "-o", "reports/deep/x.sarif", "--output-format", "sarif")
+    assert result.exit_code == 1
+    assert json.loads((project / "reports/deep/x.sarif").read_text())["version"] == "2.1.0"
+    ruff = _ruff_run("check", "--isolated", "f.py", "-o", "ruff/deep/x.txt", cwd=project)
+    assert ruff.returncode == 1 and (project / "ruff/deep/x.txt").is_file()
+
+
+def test_output_file_that_cannot_be_written_is_an_error(project: Path, run_cli) -> None:
+    (project / "bad.py").write_text(BAD)
+    (project / "f.py").write_text(F401)
+    proc = run_process("check", "bad.py", "-o", "/dev/full", cwd=project)
+    assert proc.returncode == 2 and b"Traceback" not in proc.stderr
+    assert b"cannot write the report to /dev/full" in proc.stderr
+    assert _ruff_run("check", "--isolated", "f.py", "-o", "/dev/full", cwd=project).returncode == 2
+    (project / "a_folder").mkdir()
+    folder = run_process("check", "bad.py", "-o", "a_folder", cwd=project)
+    assert folder.returncode == 2 and b"Traceback" not in folder.stderr
+
+
+def test_output_file_is_written_whole_or_not_at_all(project: Path, run_cli, monkeypatch) -> None:
+    (project / "bad.py").write_text(BAD)
+    (project / "report.json").write_text("the previous report\n")
+    (project / "kerlint-baseline.json").write_text("{}\n")
+
+    def refuse(source, target):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", refuse)
+    result = run_cli(
+        "check", "bad.py", "-o", "report.json", "--output-format", "json", "--no-cache"
+    )
+    assert result.exit_code == 2 and "No space left on device" in result.output
+    assert (project / "report.json").read_text() == "the previous report\n"
+    baseline = run_cli("check", "bad.py", "--write-baseline", "kerlint-baseline.json", "--no-cache")
+    assert baseline.exit_code == 2
+    assert (project / "kerlint-baseline.json").read_text() == "{}\n"
+    assert sorted(p.name for p in project.iterdir()) == [
+        "bad.py",
+        "kerlint-baseline.json",
+        "report.json",
+    ]
+
+
+def test_a_new_output_file_gets_the_usual_permissions(project: Path, run_cli) -> None:
+    (project / "bad.py").write_text(BAD)
+    run_cli("check", "bad.py", "-o", "report.txt")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (project / "report.txt").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_stdin_filename_alone_reads_stdin_as_ruff_does(project: Path, run_cli) -> None:
+    result = run_cli("check", "--stdin-filename", "pkg/t.py", input=BAD)
+    assert result.exit_code == 1 and result.output.startswith("pkg/t.py:4:1: KL008")
+    ruff = _ruff_run(
+        "check", "--isolated", "--stdin-filename", "x.py", cwd=project, input=b"import os\n"
+    )
+    assert ruff.returncode == 1 and b"x.py" in ruff.stdout
+
+
+def test_statistics_as_json_like_ruff(project: Path, run_cli) -> None:
+    (project / "bad.py").write_text(BAD)
+    (project / "f.py").write_text(F401)
+    result = run_cli("check", "bad.py", "--statistics", "--output-format", "json")
+    [record] = json.loads(result.output)
+    ruff = _ruff_run(
+        "check", "--isolated", "f.py", "--statistics", "--output-format", "json", cwd=project
+    )
+    [theirs] = json.loads(ruff.stdout)
+    assert set(record) == set(theirs)
+    assert record == {
+        "code": "KL008",
+        "name": "trainable-not-bool",
+        "count": 1,
+        "fixable": True,
+        "fixable_count": 1,
+    }
+
+
+def test_quiet_quiets_full_and_diff(project: Path, run_cli) -> None:
+    (project / "bad.py").write_text(BAD)
+    full = run_cli("check", "bad.py", "-q", "--output-format", "full")
+    assert "KL008" in full.output and "Found" not in full.output and "fixable" not in full.output
+    diff = run_process("check", "bad.py", "-q", "--diff", cwd=project)
+    assert diff.returncode == 1 and b"+model.layers[0].trainable = False" in diff.stdout
+    assert diff.stderr == b""
+
+
+def test_nothing_to_check_warns_as_ruff_does(project: Path, run_cli) -> None:
+    (project / "empty").mkdir()
+    (project / "empty" / "notes.txt").write_text("no python here")
+    proc = run_process("check", "empty", cwd=project)
+    assert proc.returncode == 0 and b"no Python files found" in proc.stderr
+    assert b"0 files checked" in proc.stderr
+    ruff = _ruff_run("check", "--isolated", "empty", cwd=project)
+    assert ruff.returncode == 0 and b"No Python files found" in ruff.stderr
+
+
+def test_a_parent_gitignore_hiding_the_folder_is_said(project: Path) -> None:
+    (project / ".git").mkdir()
+    (project / ".gitignore").write_text("generated/\n")
+    (project / "generated").mkdir()
+    (project / "generated" / "model.py").write_text(BAD)
+    proc = run_process("check", "generated", cwd=project)
+    assert proc.returncode == 0 and b"0 files checked" in proc.stderr
+    assert b".gitignore" in proc.stderr
+
+
+def test_undecodable_file_without_keras_is_never_decoded(project: Path, run_cli) -> None:
+    (project / "latin.py").write_bytes(b'name = "caf\xe9"\n')
+    (project / "first.py").write_bytes(b"\xff\xfe = 1\nimport keras\n")
+    assert run_cli("check", "latin.py").exit_code == 0
+    result = run_cli("check", "first.py")
+    assert result.exit_code == 1 and "not valid utf-8" in result.output
+    assert "encoding declaration" not in result.output
+
+
+def test_internal_error_exits_2_even_with_exit_zero(project: Path, run_cli, monkeypatch) -> None:
+    import kerlint.engine
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(kerlint.engine, "FileFacts", broken)
+    (project / "bad.py").write_text(BAD)
+    result = run_cli("check", "bad.py", "--no-cache", "--exit-zero", "-j", "1")
+    assert result.exit_code == 2 and "KL000 internal error" in result.output
+    (project / "broken.py").write_text("import keras\nx.trainable = (\n")
+    # A file's own syntax error is a finding (1), not a crash.
+    assert run_cli("check", "broken.py", "--no-cache").exit_code == 1
+
+
+def test_show_files_lists_what_would_be_checked(project: Path, run_cli) -> None:
+    (project / "a.py").write_text(BAD)
+    (project / "n.ipynb").write_text("{}")
+    (project / "venv").mkdir()
+    (project / "venv" / "x.py").write_text(BAD)
+    result = run_cli("check", "--show-files", ".")
+    assert result.exit_code == 0 and result.output.split() == ["a.py", "n.ipynb"]
+
+
+def test_fix_only_and_exit_non_zero_on_fix(project: Path, run_cli) -> None:
+    unfixable = "\nfor layer in model.layers:\n    layer.trainable == False\n"
+    (project / "bad.py").write_text(BAD)
+    result = run_cli("check", "bad.py", "--fix-only")
+    assert result.exit_code == 0 and result.output.strip() == "Fixed 1 error."
+    assert 'trainable = "False"' not in (project / "bad.py").read_text()
+    (project / "bad.py").write_text(BAD)
+    assert run_cli("check", "bad.py", "--fix", "--exit-non-zero-on-fix").exit_code == 1
+    (project / "bad.py").write_text(BAD + unfixable.replace("==", "="))
+    assert run_cli("check", "bad.py", "--fix").exit_code == 0
+    (project / "bad.py").write_text(BAD)
+    assert run_cli("check", "bad.py", "--fix-only", "--exit-non-zero-on-fix").exit_code == 1
+
+
+def test_unfixable_codes_are_neither_fixed_nor_marked(project: Path, run_cli) -> None:
+    (project / "bad.py").write_text(BAD)
+    result = run_cli("check", "bad.py", "--unfixable", "KL008")
+    assert "[*]" not in result.output
+    assert run_cli("check", "bad.py", "--fix", "--unfixable", "trainable-not-bool").exit_code == 1
+    assert (project / "bad.py").read_text() == BAD
+    (project / "pyproject.toml").write_text("[tool.kerlint]\nunfixable = ['KL00']\n")
+    assert run_cli("check", "bad.py", "--fix").exit_code == 1
+    assert (project / "bad.py").read_text() == BAD
+
+
+def test_show_fixes_lists_what_was_fixed(project: Path, run_cli) -> None:
+    (project / "bad.py").write_text(BAD)
+    result = run_cli("check", "bad.py", "--fix", "--show-fixes")
+    assert result.exit_code == 0
+    assert "Fixed 1 error:\n- bad.py:\n    1 × KL008 (trainable-not-bool)" in result.output  # noqa: RUF001
+
+
+def test_explain_json_all_and_names(run_cli) -> None:
+    one = json.loads(run_cli("explain", "KL008", "--output-format", "json").output)
+    assert one["code"] == "KL008" and one["explanation"].startswith("# KL008: trainable-not-bool")
+    assert run_cli("explain", "trainable-not-bool").output.startswith("# KL008")
+    every = json.loads(run_cli("explain", "--all", "--output-format", "json").output)
+    assert [r["code"] for r in every][:2] == ["KL001", "KL002"] and len(every) >= 13
+    text = run_cli("explain", "--all").output
+    assert "# KL001: " in text and "# KL900: unused-noqa" in text
+    assert run_cli("explain").exit_code == 2
+
+
+def test_rules_output_format_and_its_alias(run_cli) -> None:
+    new = json.loads(run_cli("rules", "--output-format", "json").output)
+    old = json.loads(run_cli("rules", "--format", "json").output)
+    assert new == old and any(r["code"] == "KL900" and r["default"] is False for r in new)
+
+
+def test_readme_quick_start_output_is_a_real_run(monkeypatch, run_cli) -> None:
+    """The README shows what `kerlint check examples/` prints: keep the two in step."""
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    quick = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    shown = re.search(r"kerlint check examples/\n```\n\n```text\n(.*?)```", quick, re.S)
+    assert shown, "the quick start shows the output of `kerlint check examples/`"
+    monkeypatch.chdir(root)
+    result = run_cli("check", "examples/", "--no-cache", env={"NO_COLOR": "1"})
+    assert result.exit_code == 1
+    assert result.stdout == shown.group(1)

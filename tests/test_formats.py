@@ -259,3 +259,133 @@ def test_every_format_writes_to_an_output_file(sample: Path, run_cli, fmt: str) 
     assert result.exit_code == 1
     assert result.stdout == ""
     assert (sample / "report.out").read_text(encoding="utf-8").strip()
+
+
+# ------------------------------------------------------------------ hostile file names
+
+HOSTILE_NAMES = [
+    b"caf\xe9.py",  # not UTF-8: surrogate-escaped in Python
+    b"two\nlines.py",  # a newline would split a concise line
+    b"x\x1b[2Kevil.py",  # an ANSI sequence: click strips them from stdout
+    b"tab\there.py",
+]
+ALL_FORMATS = [
+    "concise",
+    "full",
+    "json",
+    "json-lines",
+    "sarif",
+    "github",
+    "gitlab",
+    "junit",
+    "pylint",
+    "rdjson",
+    "azure",
+]
+
+
+@pytest.mark.parametrize("fmt", ALL_FORMATS)
+def test_hostile_file_names_print_valid_escaped_utf8(project: Path, fmt: str) -> None:
+    import os
+
+    from conftest import run_process
+
+    for name in HOSTILE_NAMES:
+        (project / os.fsdecode(name)).write_text(BAD, encoding="utf-8")
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8:strict", "NO_COLOR": "1"}
+    proc = run_process("check", "--isolated", "--no-cache", "--output-format", fmt, ".", env=env)
+    assert proc.returncode == 1, proc.stderr.decode(errors="replace")
+    assert b"Traceback" not in proc.stderr
+    out = proc.stdout.decode("utf-8")  # strict: valid UTF-8
+    assert "\x1b" not in out
+    for shown in ("caf\\xe9.py", "two\\x0alines.py", "x\\x1b[2Kevil.py", "tab\\x09here.py"):
+        if fmt in ("json", "json-lines", "gitlab", "rdjson"):
+            shown = json.dumps(shown)[1:-1]  # the backslash is escaped in JSON
+        assert shown in out or fmt == "sarif", (shown, out[:2000])
+    if fmt in ("concise", "pylint", "github", "azure"):
+        lines = [line for line in out.splitlines() if "KL008" in line]
+        assert len(lines) == len(HOSTILE_NAMES), out
+    if fmt == "junit":
+        ET.fromstring(out.encode("utf-8"))
+    if fmt in ("json", "sarif", "gitlab", "rdjson"):
+        json.loads(out)
+    if fmt == "json-lines":
+        assert all(json.loads(line) for line in out.splitlines())
+    if fmt == "sarif":
+        uris = {
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            for r in json.loads(out)["runs"][0]["results"]
+        }
+        assert "caf%E9.py" in uris and "two%0Alines.py" in uris
+
+
+def test_pylint_azure_rdjson_shapes(sample: Path, run_cli) -> None:
+    _, out = _run(run_cli, "pylint")
+    assert "pkg/bad.py:4: [KL008] `trainable` is set to" in out
+    _, out = _run(run_cli, "azure")
+    assert out.splitlines()[0].startswith(
+        "##vso[task.logissue type=error;sourcepath=nb.ipynb;linenumber="
+    )
+    assert (
+        "##vso[task.logissue type=error;sourcepath=pkg/bad.py;linenumber=4;columnnumber=1;code=KL008;]"
+        in out
+    )
+    _, out = _run(run_cli, "rdjson")
+    document = json.loads(out)
+    assert document["source"]["name"] == "kerlint"
+    first = next(d for d in document["diagnostics"] if d["location"]["path"] == "pkg/bad.py")
+    assert first["location"]["range"]["start"] == {"line": 4, "column": 1}
+    assert first["code"]["value"] == "KL008" and first["suggestions"][0]["text"] == "False"
+    _, out = _run(run_cli, "json-lines")
+    records = [json.loads(line) for line in out.splitlines()]
+    assert {r["code"] for r in records} >= {"KL008", "KL000"}
+
+
+def test_keras_field_is_emitted_when_set() -> None:
+    from kerlint.reporters import ReportContext
+    from kerlint.reporters.json_ import to_json
+    from kerlint.reporters.sarif import to_sarif
+
+    keras = {"version": "2", "because": "tensorflow<2.16 is pinned"}
+    diagnostic = Diagnostic("KL001", "m", "t.py", Location(1, 1), Location(1, 2), keras=keras)
+    assert json.loads(to_json([diagnostic], ReportContext()))[0]["keras"] == keras
+    assert to_sarif([diagnostic])["runs"][0]["results"][0]["properties"]["keras"] == keras
+    plain = diagnostic.with_(keras=None)
+    assert "keras" not in json.loads(to_json([plain], ReportContext()))[0]
+
+
+def test_notebook_positions_in_sarif_and_gitlab_are_the_files_lines(project: Path, run_cli) -> None:
+    """A viewer opens the .ipynb file: the region is the file's line, the cell a property."""
+    cells = [
+        ["import keras\n", "\n", "base = keras.applications.ResNet50(weights=None)\n"],
+        ["x = 1\n", 'base.trainable = "False"\n'],
+        'y = 2\nbase.layers[0].trainable = "False"\n',  # stored as one string
+    ]
+    notebook = {
+        "cells": [
+            {"cell_type": "markdown", "metadata": {}, "source": ["# title\n", "text"]},
+            *({"cell_type": "code", "metadata": {}, "source": s, "outputs": []} for s in cells),
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    text = json.dumps(notebook, indent=1)
+    (project / "n.ipynb").write_text(text)
+    file_lines = text.splitlines()
+    want = {
+        2: next(i for i, line in enumerate(file_lines, 1) if 'base.trainable = \\"False' in line),
+        3: next(i for i, line in enumerate(file_lines, 1) if "base.layers[0]" in line),
+    }
+    sarif = json.loads(run_cli("check", "n.ipynb", "--output-format", "sarif").output)
+    results = sarif["runs"][0]["results"]
+    assert {r["properties"]["cell"] for r in results} == {2, 3}
+    for r in results:
+        region = r["locations"][0]["physicalLocation"]["region"]
+        assert region["startLine"] == want[r["properties"]["cell"]]
+        assert r["properties"]["cellRegion"]["startLine"] == 2
+        assert "fixes" not in r
+    jsonschema.Draft4Validator(SCHEMA).validate(sarif)
+    gitlab = json.loads(run_cli("check", "n.ipynb", "--output-format", "gitlab").output)
+    assert sorted(i["location"]["lines"]["begin"] for i in gitlab) == sorted(want.values())
+    assert all(i["description"].startswith("cell ") for i in gitlab)

@@ -35,8 +35,10 @@ def test_wheel_contains_package_and_rule_pages(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "kerlint/cli.py" in names
     assert "kerlint/_rules/KL008-trainable-not-bool.md" in names
-    pages = {Path(n).name for n in names if n.startswith("kerlint/_rules/")}
+    pages = {Path(n).name for n in names if n.startswith("kerlint/_rules/KL")}
     assert pages == {p.name for p in (ROOT / "rules").glob("KL*.md")}
+    # The measurements the pages cite travel with them.
+    assert "kerlint/_rules/evidence/keras3.md" in names
     metadata = next(n for n in names if n.endswith("METADATA"))
     text = zipfile.ZipFile(wheel).read(metadata).decode()
     assert "Provides-Extra: verify" in text

@@ -18,9 +18,13 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_hook_definition_matches_the_cli() -> None:
     [hook] = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
     assert hook["id"] == "kerlint"
-    assert hook["entry"] == "kerlint check"
+    # --force-exclude: pre-commit names each staged file, and `exclude` must still apply.
+    assert hook["entry"] == "kerlint check --force-exclude"
     assert hook["language"] == "python"
     assert {"python", "pyi", "jupyter"} <= set(hook["types_or"])
+    # types_or needs pre-commit 2.9; the hook says so instead of failing obscurely.
+    minimum = tuple(int(part) for part in hook["minimum_pre_commit_version"].split("."))
+    assert minimum >= (2, 9, 0)
 
 
 @pytest.mark.slow
@@ -46,6 +50,9 @@ def test_try_repo_fails_on_bad_file_and_passes_on_clean(tmp_path: Path) -> None:
     git("init", "-q")
     (repo / "bad.py").write_text(BAD)
     (repo / "clean.py").write_text(CLEAN)
+    (repo / "generated").mkdir()
+    (repo / "generated" / "model.py").write_text(BAD)
+    (repo / "pyproject.toml").write_text('[tool.kerlint]\nextend-exclude = ["generated/"]\n')
     git("add", ".")
 
     def try_repo(file: str) -> subprocess.CompletedProcess[str]:
@@ -63,3 +70,7 @@ def test_try_repo_fails_on_bad_file_and_passes_on_clean(tmp_path: Path) -> None:
     assert "KL008" in bad.stdout
     clean = try_repo("clean.py")
     assert clean.returncode == 0, clean.stdout + clean.stderr
+    # pre-commit names the excluded file itself: the hook's --force-exclude skips it.
+    excluded = try_repo("generated/model.py")
+    assert excluded.returncode == 0, excluded.stdout + excluded.stderr
+    assert "KL008" not in excluded.stdout

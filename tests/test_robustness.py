@@ -83,7 +83,10 @@ def _hostile_tree(root: Path) -> dict[str, object]:
         + "model.layers[0].trainable = 'False'\n",
         2 + 25_000 + 25_002 + 1,
     )
-    write("broken.ipynb", "{not json", "notebook")
+    write("broken.ipynb", '{"import keras": not json', "notebook")
+    # Bytes that never say keras are never decoded: they cannot matter, nor fail.
+    write("broken_no_keras.ipynb", "{not json", None)
+    write("undecodable_no_keras.py", b'name = "caf\xe9"\n', None)
     write("too_big.py", b"# " + b"x" * (10 * 1024 * 1024 + 10) + b"\n", "larger than")
     (root / "loop_a.py").symlink_to(root / "loop_b.py")
     (root / "loop_b.py").symlink_to(root / "loop_a.py")

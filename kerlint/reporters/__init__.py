@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import os
 import re
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from kerlint.diagnostics import Diagnostic
 
@@ -16,6 +19,7 @@ class ReportContext:
     """What a reporter may need beyond the diagnostics."""
 
     color: bool = False
+    quiet: bool = False  # -q: the diagnostics only, no summary
     show_fixes: bool = True
     files_checked: int = 0
     sources: dict[str, str] = field(default_factory=dict)  # display name -> text (for `full`)
@@ -26,7 +30,23 @@ class ReportContext:
     # Notebooks: display name -> {cell number: (first row in the joined text, rows)}.
     cells: dict[str, dict[int, tuple[int, int]]] = field(default_factory=dict)
     checked_files: list[str] = field(default_factory=list)  # display names, in order (junit)
+    # Notebooks: display name -> the .ipynb file, read again by the formats that point at
+    # the file's own lines (SARIF, GitLab) rather than at a cell's.
+    notebook_files: dict[str, Path] = field(default_factory=dict)
     _lines: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    _file_rows: dict[str, dict[int, list[int]] | None] = field(default_factory=dict, repr=False)
+
+    def file_row(self, filename: str, cell: int | None, row: int) -> int | None:
+        """The line of the .ipynb file that holds `row` of code cell `cell`; None when it
+        cannot be told (not a notebook, or the file changed or cannot be read)."""
+        if cell is None or filename not in self.notebook_files:
+            return None
+        if filename not in self._file_rows:
+            self._file_rows[filename] = _notebook_file_rows(self.notebook_files[filename])
+        rows = (self._file_rows[filename] or {}).get(cell)
+        if not rows:
+            return None
+        return rows[min(max(row, 1), len(rows)) - 1]
 
     def lines_of(self, filename: str, cell: int | None = None) -> list[str] | None:
         """The lines a diagnostic's rows count: the file's, or in a notebook its cell's."""
@@ -49,6 +69,49 @@ class ReportContext:
 
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def _notebook_file_rows(path: Path) -> dict[int, list[int]] | None:
+    """For each code cell (numbered as kerlint numbers them), the file line of each of its
+    lines: a `source` stored as a list has one line per item, one stored as a single string
+    sits on one line of the file."""
+    import json
+
+    from kerlint.notebook import NotebookError, _Scanner
+
+    try:
+        raw = path.read_bytes()
+        text = raw[3:].decode("utf-8") if raw.startswith(b"\xef\xbb\xbf") else raw.decode("utf-8")
+        root = _Scanner(text).value(0)
+    except (OSError, UnicodeDecodeError, NotebookError, RecursionError):
+        return None
+    cells = root.members.get("cells") if root.kind == "object" else None
+    if cells is None or cells.kind != "array":
+        return None
+    result: dict[int, list[int]] = {}
+    number = 0
+    for cell in cells.items:
+        kind = cell.members.get("cell_type") if cell.kind == "object" else None
+        if kind is None or text[kind.start : kind.end] != '"code"':
+            continue
+        number += 1
+        source = cell.members.get("source")
+        if source is None:
+            continue
+        rows: list[int] = []
+        pieces = source.items if source.kind == "array" else [source]
+        for piece in pieces:
+            line = text.count("\n", 0, piece.start) + 1
+            try:
+                value = json.loads(text[piece.start : piece.end])
+            except ValueError:
+                value = ""
+            breaks = value.replace("\r\n", "\n").count("\n") if isinstance(value, str) else 0
+            rows += [line] * max(1, breaks)
+        result[number] = rows
+    return result
+
+
 Reporter = Callable[[list[Diagnostic], ReportContext], str]
 REPORTERS: dict[str, Reporter] = {}
 
@@ -67,6 +130,10 @@ _MODULE_OF = {
     "concise": "text",
     "full": "full",
     "json": "json_",
+    "json-lines": "json_",
+    "pylint": "ci",
+    "rdjson": "ci",
+    "azure": "ci",
     "sarif": "sarif",
     "github": "github",
     "gitlab": "gitlab",
@@ -88,8 +155,48 @@ def names() -> list[str]:
 
 
 def _load() -> None:
-    from kerlint.reporters import full, github, gitlab, json_, junit, sarif, text  # noqa: F401
+    from kerlint.reporters import ci, full, github, gitlab, json_, junit, sarif, text  # noqa: F401
 
     # Formats added by later modules register themselves on import.
     with contextlib.suppress(ImportError):
         from kerlint.reporters import extra  # noqa: F401
+
+
+def write_whole(path: Path, data: bytes) -> None:
+    """Write a report or a baseline all at once: a temporary file beside it, then a rename.
+
+    So `-o FILE` never leaves an empty or half-written file, and a failed write keeps the
+    old one. The folder is made when missing (as ruff does). A device or a FIFO
+    (`/dev/stdout`, `/dev/full`) is written directly: it cannot be renamed over. Raises
+    OSError.
+    """
+    target = Path(os.path.realpath(path))
+    try:
+        mode: int | None = target.stat().st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        with open(target, "wb") as handle:
+            handle.write(data)
+        return
+    if mode is None:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    target.parent.mkdir(parents=True, exist_ok=True)
+    import tempfile
+
+    descriptor, temporary = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.", suffix=".kerlint-tmp"
+    )
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, stat.S_IMODE(mode))
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise

@@ -81,4 +81,4 @@ def full(diagnostics: list[Diagnostic], context: ReportContext) -> str:
             label = "help" if diagnostic.fix.applicability == "safe" else "help (unsafe)"
             block.append(f"{pad}= {label}: {diagnostic.fix.message}")
         blocks.append("\n".join(block))
-    return "\n\n".join([*blocks, summary(diagnostics, context)])
+    return "\n\n".join(filter(None, [*blocks, summary(diagnostics, context)]))

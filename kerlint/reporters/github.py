@@ -8,7 +8,7 @@ annotation names the file only and the message starts with `cell N, line R`.
 
 from __future__ import annotations
 
-from kerlint.diagnostics import Diagnostic
+from kerlint.diagnostics import Diagnostic, printable
 from kerlint.reporters import ReportContext, reporter
 
 
@@ -21,7 +21,9 @@ def escape_property(text: str) -> str:
 
 
 def annotation(diagnostic: Diagnostic) -> str:
-    properties = [("file", diagnostic.filename)]
+    # Control characters are escaped first: click strips ANSI sequences from stdout, which
+    # would make the annotation name another file.
+    properties = [("file", printable(diagnostic.filename))]
     message = diagnostic.full_message
     if diagnostic.cell is None:
         start, end = diagnostic.location, diagnostic.end_location

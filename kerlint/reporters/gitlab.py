@@ -14,13 +14,13 @@ from collections import Counter
 from pathlib import Path
 
 from kerlint.baseline import fingerprint
-from kerlint.diagnostics import Diagnostic
+from kerlint.diagnostics import Diagnostic, printable
 from kerlint.reporters import ReportContext, reporter
 from kerlint.rules import PARSE_ERROR
 
 
 def _path(filename: str) -> str:
-    return Path(filename).as_posix()
+    return printable(Path(filename).as_posix())
 
 
 def issues(diagnostics: list[Diagnostic], context: ReportContext) -> list[dict]:
@@ -47,16 +47,21 @@ def issues(diagnostics: list[Diagnostic], context: ReportContext) -> list[dict]:
                 "fingerprint": digest,
                 "severity": "critical" if diagnostic.code == PARSE_ERROR else "major",
                 "categories": ["Bug Risk"],
-                "location": {
-                    "path": path,
-                    "lines": {
-                        "begin": diagnostic.location.row,
-                        "end": max(diagnostic.end_location.row, diagnostic.location.row),
-                    },
-                },
+                "location": {"path": path, "lines": _lines(diagnostic, context)},
             }
         )
     return result
+
+
+def _lines(diagnostic: Diagnostic, context: ReportContext) -> dict[str, int]:
+    """The file's lines; in a notebook those of the .ipynb that hold the cell's lines."""
+    begin, end = diagnostic.location.row, max(diagnostic.end_location.row, diagnostic.location.row)
+    cell = diagnostic.cell
+    first = context.file_row(diagnostic.filename, cell, begin)
+    if first is not None:
+        last = context.file_row(diagnostic.filename, cell, end) or first
+        begin, end = first, max(first, last)
+    return {"begin": begin, "end": end}
 
 
 @reporter("gitlab")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from kerlint.diagnostics import Diagnostic, Location, rule_url
+from kerlint.diagnostics import Diagnostic, Location, printable, rule_url
 from kerlint.reporters import ReportContext, reporter
 
 
@@ -17,7 +17,7 @@ def as_dict(diagnostic: Diagnostic) -> dict:
     data = {
         "code": diagnostic.code,
         "message": diagnostic.message,
-        "filename": diagnostic.filename,
+        "filename": printable(diagnostic.filename),
         "cell": diagnostic.cell,
         "location": _location(diagnostic.location),
         "end_location": _location(diagnostic.end_location),
@@ -38,6 +38,8 @@ def as_dict(diagnostic: Diagnostic) -> dict:
         },
         "url": rule_url(diagnostic.code) if diagnostic.code != "KL000" else None,
     }
+    if diagnostic.keras is not None:
+        data["keras"] = diagnostic.keras
     if diagnostic.verification is not None:
         data["verification"] = diagnostic.verification
     return data
@@ -46,3 +48,9 @@ def as_dict(diagnostic: Diagnostic) -> dict:
 @reporter("json")
 def to_json(diagnostics: list[Diagnostic], context: ReportContext) -> str:
     return json.dumps([as_dict(d) for d in diagnostics], indent=2)
+
+
+@reporter("json-lines")
+def to_json_lines(diagnostics: list[Diagnostic], context: ReportContext) -> str:
+    """One JSON object a line (ruff's `json-lines`): streams and greps well."""
+    return "\n".join(json.dumps(as_dict(d)) for d in diagnostics)

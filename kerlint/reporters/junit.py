@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from kerlint.diagnostics import Diagnostic
+from kerlint.diagnostics import Diagnostic, printable
 from kerlint.reporters import ReportContext, reporter
 from kerlint.reporters.text import where
 
@@ -39,16 +39,18 @@ def junit(diagnostics: list[Diagnostic], context: ReportContext) -> str:
         skipped="0",
     )
     for filename, found in by_file.items():
-        case = ET.SubElement(suite, "testcase", name=_clean(filename), classname="kerlint")
+        case = ET.SubElement(
+            suite, "testcase", name=_clean(printable(filename)), classname="kerlint"
+        )
         for diagnostic in found:
             failure = ET.SubElement(
                 case,
                 "failure",
-                message=_clean(f"{diagnostic.code} {diagnostic.full_message}"),
+                message=_clean(f"{diagnostic.code} {printable(diagnostic.full_message)}"),
                 type=diagnostic.code,
             )
             failure.text = _clean(
-                f"{where(diagnostic)}: {diagnostic.code} {diagnostic.full_message}"
+                f"{where(diagnostic)}: {diagnostic.code} {printable(diagnostic.full_message)}"
             )
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode")

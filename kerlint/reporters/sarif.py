@@ -4,7 +4,8 @@ Every rule is described from its page (`rules/KLxxx-name.md`): the summary as th
 description, the page's one-paragraph abstract as the full one, the page itself (without
 its proof program) as help, and its address as `helpUri`. Columns count Unicode code
 points, as kerlint's do. In a notebook the rows are those of the cell, given in the
-result's `properties.cell`.
+result's `properties.cell` (and `properties.cellRegion`), while the region points at the
+lines of the .ipynb file that hold them.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from kerlint import __version__
-from kerlint.diagnostics import Diagnostic, Location, rule_url
+from kerlint.diagnostics import Diagnostic, Location, printable, rule_url
 from kerlint.reporters import ReportContext, reporter
 from kerlint.rules import PARSE_ERROR, registry
 
@@ -87,7 +88,8 @@ def artifact_uri(filename: str) -> str:
             return path.as_uri()
         if path.parts and path.parts[0] == "..":
             return Path(os.path.abspath(filename)).as_uri()
-    return quote(path.as_posix())
+    # The name's own bytes, percent-encoded: a name that is not UTF-8 still makes a URI.
+    return quote(os.fsencode(path.as_posix()))
 
 
 def _region(start: Location, end: Location) -> dict:
@@ -103,24 +105,39 @@ def _region(start: Location, end: Location) -> dict:
     }
 
 
-def result(diagnostic: Diagnostic, index: int) -> dict:
+def _notebook_region(diagnostic: Diagnostic, context: ReportContext | None) -> dict | None:
+    """In a notebook: the lines of the .ipynb file that hold the cell's reported lines (a
+    viewer opens the file, not the cell); columns there are JSON's, so none are given."""
+    if context is None or diagnostic.cell is None:
+        return None
+    start = context.file_row(diagnostic.filename, diagnostic.cell, diagnostic.location.row)
+    end = context.file_row(diagnostic.filename, diagnostic.cell, diagnostic.end_location.row)
+    if start is None:
+        return None
+    return {"startLine": start, "endLine": max(start, end or start)}
+
+
+def result(diagnostic: Diagnostic, index: int, context: ReportContext | None = None) -> dict:
     location = {"uri": artifact_uri(diagnostic.filename)}
+    notebook_region = _notebook_region(diagnostic, context)
     data: dict = {
         "ruleId": diagnostic.code,
         "ruleIndex": index,
         "level": "error",
-        "message": {"text": diagnostic.full_message},
+        "message": {"text": printable(diagnostic.full_message)},
         "locations": [
             {
                 "physicalLocation": {
                     "artifactLocation": location,
-                    "region": _region(diagnostic.location, diagnostic.end_location),
+                    "region": notebook_region
+                    or _region(diagnostic.location, diagnostic.end_location),
                 }
             }
         ],
     }
     fix = diagnostic.fix
-    if fix is not None and fix.edits:
+    # A notebook's edits are in the cell's rows: they cannot be given against the file.
+    if fix is not None and fix.edits and notebook_region is None:
         data["fixes"] = [
             {
                 "description": {"text": f"{fix.message} ({fix.applicability})"},
@@ -141,6 +158,10 @@ def result(diagnostic: Diagnostic, index: int) -> dict:
     properties: dict = {}
     if diagnostic.cell is not None:
         properties["cell"] = diagnostic.cell
+        if notebook_region is not None:  # where in the cell, for viewers that know cells
+            properties["cellRegion"] = _region(diagnostic.location, diagnostic.end_location)
+    if diagnostic.keras is not None:
+        properties["keras"] = diagnostic.keras
     if diagnostic.verification is not None:
         properties["verification"] = diagnostic.verification
     if properties:
@@ -148,7 +169,7 @@ def result(diagnostic: Diagnostic, index: int) -> dict:
     return data
 
 
-def to_sarif(diagnostics: list[Diagnostic]) -> dict:
+def to_sarif(diagnostics: list[Diagnostic], context: ReportContext | None = None) -> dict:
     codes = [rule.code for rule in registry.all_rules()]
     if any(d.code == PARSE_ERROR for d in diagnostics):
         codes.insert(0, PARSE_ERROR)
@@ -167,7 +188,7 @@ def to_sarif(diagnostics: list[Diagnostic]) -> dict:
                     }
                 },
                 "columnKind": "unicodeCodePoints",
-                "results": [result(d, index.get(d.code, 0)) for d in diagnostics],
+                "results": [result(d, index.get(d.code, 0), context) for d in diagnostics],
             }
         ],
     }
@@ -175,4 +196,4 @@ def to_sarif(diagnostics: list[Diagnostic]) -> dict:
 
 @reporter("sarif")
 def sarif(diagnostics: list[Diagnostic], context: ReportContext) -> str:
-    return json.dumps(to_sarif(diagnostics), indent=2, ensure_ascii=False)
+    return json.dumps(to_sarif(diagnostics, context), indent=2, ensure_ascii=False)

@@ -6,7 +6,7 @@ from collections import Counter
 
 import click
 
-from kerlint.diagnostics import Diagnostic
+from kerlint.diagnostics import Diagnostic, printable
 from kerlint.reporters import ReportContext, reporter
 
 
@@ -17,7 +17,8 @@ def _style(text: str, context: ReportContext, **kwargs) -> str:
 def where(diagnostic: Diagnostic) -> str:
     """`path:row:col`, or `path:cell 4:row:col` in a notebook."""
     cell = f"cell {diagnostic.cell}:" if diagnostic.cell is not None else ""
-    return f"{diagnostic.filename}:{cell}{diagnostic.location.row}:{diagnostic.location.column}"
+    name = printable(diagnostic.filename)
+    return f"{name}:{cell}{diagnostic.location.row}:{diagnostic.location.column}"
 
 
 def fixable(diagnostic: Diagnostic, context: ReportContext) -> bool:
@@ -33,10 +34,12 @@ def concise_line(diagnostic: Diagnostic, context: ReportContext) -> str:
         if context.show_fixes and fixable(diagnostic, context)
         else ""
     )
-    return f"{path}: {code} {mark}{diagnostic.full_message}"
+    return f"{path}: {code} {mark}{printable(diagnostic.full_message)}"
 
 
 def summary(diagnostics: list[Diagnostic], context: ReportContext) -> str:
+    if context.quiet:
+        return ""
     lines = []
     if context.fixed:
         lines.append(f"Fixed {context.fixed} error{'s' if context.fixed != 1 else ''}.")
@@ -66,18 +69,36 @@ def summary(diagnostics: list[Diagnostic], context: ReportContext) -> str:
 @reporter("concise")
 def concise(diagnostics: list[Diagnostic], context: ReportContext) -> str:
     body = [concise_line(d, context) for d in diagnostics]
-    return "\n".join([*body, summary(diagnostics, context)])
+    return "\n".join(filter(None, [*body, summary(diagnostics, context)]))
 
 
-def statistics(diagnostics: list[Diagnostic], context: ReportContext) -> str:
-    """`--statistics`: one line per code, most frequent first, as ruff prints it."""
+def statistics(
+    diagnostics: list[Diagnostic], context: ReportContext, output_format: str = "concise"
+) -> str:
+    """`--statistics`: one line per code, most frequent first, as ruff prints it; with
+    `--output-format json` (or json-lines) a JSON list, as ruff's."""
     from kerlint.rules import registry
 
     counts = Counter(d.code for d in diagnostics)
-    lines = []
+    fixable_counts = Counter(d.code for d in diagnostics if fixable(d, context))
+    records = []
     for code, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
         rule = registry.get(code)
-        name = rule.name if rule else "parse-error"
-        fixable_mark = "[*]" if rule and rule.fix == "safe" else "[ ]"
-        lines.append(f"{count:>5}\t{code}\t{fixable_mark} {name}")
+        records.append(
+            {
+                "code": code,
+                "name": rule.name if rule else "parse-error",
+                "count": count,
+                "fixable": fixable_counts[code] > 0,
+                "fixable_count": fixable_counts[code],
+            }
+        )
+    if output_format in ("json", "json-lines"):
+        import json
+
+        return json.dumps(records, indent=2)
+    lines = []
+    for record in records:
+        mark = "[*]" if record["fixable"] else "[ ]"
+        lines.append(f"{record['count']:>5}\t{record['code']}\t{mark} {record['name']}")
     return "\n".join(lines)

@@ -20,6 +20,7 @@ from kerlint.rules import (
     kl015_trainable_toggled_around_compile,
     kl016_weight_name_filter,
     kl017_trainable_reassert_noop,
+    kl900_unused_noqa,
 )
 from kerlint.rules.base import Rule
 
@@ -43,6 +44,7 @@ _MODULES = (
     kl015_trainable_toggled_around_compile,
     kl016_weight_name_filter,
     kl017_trainable_reassert_noop,
+    kl900_unused_noqa,
 )
 _RULES: tuple[Rule, ...] = tuple(module.RULE for module in _MODULES)
 _BY_CODE = {rule.code: rule for rule in _RULES}
