@@ -63,6 +63,8 @@ class Target:
     expect: Expectations = field(default_factory=Expectations)
     sys_path: list[str] = field(default_factory=list)
     graph: str | None = None
+    keras: str = "keras"  # the implementation that builds it: "keras" or "tf_keras"
+    keras_because: str = ""  # why that one (for the report)
 
     def request(self, ident: int) -> dict[str, Any]:
         """The JSON the child reads for this target."""
@@ -144,6 +146,21 @@ def parse_target(
     if _DOTTED.match(where):
         return Target(kind="module", module=where, **common)
     raise VerifyConfigError(f"cannot read target {text!r}: {TARGET_HELP}")
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
+
+
+def parse_size(text: str) -> int:
+    """`4G`, `512M`, `1.5GiB` or a number of bytes, as bytes (powers of 1024)."""
+    match = _SIZE.match(str(text))
+    if not match:
+        raise VerifyConfigError(f"--max-memory takes a size like 4G or 512M, got {text!r}")
+    number, unit = match.groups()
+    value = int(float(number) * 1024 ** " kmgt".index(unit.lower() or " "))
+    if value < 64 * 1024 * 1024:
+        raise VerifyConfigError(f"--max-memory {text} is too small to import keras (at least 64M)")
+    return value
 
 
 def parse_kwargs(text: str | None) -> dict[str, Any]:
