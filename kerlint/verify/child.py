@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
+import importlib.abc
 import importlib.util
 import inspect
 import json
@@ -137,7 +138,10 @@ class Hooks:
 
     def model_event(self, model: Any, kind: str) -> None:
         built = bool(getattr(model, "built", False))
-        trainable = model.trainable_weights if built else []
+        try:
+            trainable = model.trainable_weights if built else []
+        except ValueError:  # tf_keras: built, but its weights are not created yet
+            built, trainable = False, []
         self.recording.events.append(
             ModelEvent(
                 seq=self.next_seq(),
@@ -647,6 +651,29 @@ def _import_keras(events: Events, name: str = "keras") -> Any | None:
     return keras
 
 
+class _KerasAlias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """`import keras` (and `keras.layers`, ...) gives tf_keras' modules, as in a Keras 2
+    environment where the `keras` package is Keras 2. The same module objects, not copies,
+    so `keras.layers.Dense is tf_keras.layers.Dense`."""
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname != "keras" and not fullname.startswith("keras."):
+            return None
+        return importlib.util.spec_from_loader(fullname, self)
+
+    def create_module(self, spec: Any) -> ModuleType:
+        return importlib.import_module("tf_keras" + spec.name[len("keras") :])
+
+    def exec_module(self, module: ModuleType) -> None:
+        pass
+
+
+def alias_keras_to_tf_keras() -> None:
+    for name in [n for n in sys.modules if n == "keras" or n.startswith("keras.")]:
+        del sys.modules[name]  # Keras 3, if something imported it: user code must not get it
+    sys.meta_path.insert(0, _KerasAlias())
+
+
 def keras_backend(keras: Any) -> str:
     config = getattr(keras, "config", None)
     if config is not None and hasattr(config, "backend"):
@@ -727,6 +754,8 @@ def main(argv: list[str] | None = None) -> int:
     if keras is None:
         return 3
     import_seconds = time.perf_counter() - started
+    if keras_name == "tf_keras":
+        alias_keras_to_tf_keras()
 
     hooks = Hooks(keras)
     hooks.install_trainable_hook()

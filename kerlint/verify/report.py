@@ -83,7 +83,8 @@ def keras_label(name: str, version: str) -> str:
 
 
 def header(session: Session, backend_source: str) -> str:
-    source = f" ({backend_source})" if backend_source else ""
+    keras2 = session.keras_name == "tf_keras"  # Keras 2 has only the tensorflow backend
+    source = f" ({backend_source})" if backend_source and not keras2 else ""
     line = (
         f"kerlint verify: {keras_label(session.keras_name, session.keras_version)}, "
         f"backend {session.backend}{source}"
@@ -93,16 +94,25 @@ def header(session: Session, backend_source: str) -> str:
     return line
 
 
-def _row_note(row: dict[str, Any]) -> str:
+def _row_note(row: dict[str, Any], keras2: bool = False) -> str:
     notes = []
     if row["keras_trainable_weights"] != row["trainable_weights"]:
         notes.append(f"{row['name']}.trainable_weights reports {row['keras_trainable_weights']}")
     if row["called_with_training_false"]:
-        notes.append("called with training=False (ignored by fit)")
+        notes.append(
+            "called with training=False"
+            + (
+                " (BatchNormalization stays in inference: Keras 2)"
+                if keras2
+                else " (ignored by fit)"
+            )
+        )
     return "; ".join(notes)
 
 
-def layer_table(model: dict[str, Any], max_depth: int | None = None) -> list[str]:
+def layer_table(
+    model: dict[str, Any], max_depth: int | None = None, keras2: bool = False
+) -> list[str]:
     """The per-layer table: nested models indented, counts of what `fit()` will update.
 
     `trains` / `does not` count the layer's weights that `fit()` on the whole model will
@@ -128,7 +138,7 @@ def layer_table(model: dict[str, Any], max_depth: int | None = None) -> list[str
                 _n(row["non_trainable_weights"]),
                 _n(row["params"]),
                 "" if bn is None else ("inference" if bn["inference_mode"] else "batch stats"),
-                _row_note(row),
+                _row_note(row, keras2),
             ]
         )
     for path, count in hidden.items():
@@ -200,7 +210,8 @@ def render_target_text(
                         f"  note: `{call['model']}`.{call['kind']}(){where} was skipped (verify never "
                         f"trains); it had {call['trainable_weights']} trainable weights then"
                     )
-            lines += ["  " + line for line in layer_table(model, max_depth)]
+            keras2 = keras.get("name") == "tf_keras"
+            lines += ["  " + line for line in layer_table(model, max_depth, keras2)]
         lines.append(("  " if not quiet else f"{label}: ") + totals_line(model["totals"]))
     graph = report.get("graph")
     if graph:

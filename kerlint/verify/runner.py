@@ -340,6 +340,8 @@ def run_targets(
                 child_environment = child_env(backend, env)
                 child_environment[processes.TOKEN_VARIABLE] = token
                 child_environment[processes.PARENT_VARIABLE] = str(os.getpid())
+                if keras_impl == "tf_keras":  # `tf.keras` is tf_keras too, as in Keras 2
+                    child_environment["TF_USE_LEGACY_KERAS"] = "1"
                 _run_child(
                     targets,
                     batch,
