@@ -172,6 +172,7 @@ def check_shape(value: Any, shape: Any, where: str = "event") -> None:
             for key, sub in shape.items():
                 if key not in value and not isinstance(sub, Optional):
                     raise Malformed(f"{where} has no {key!r}")
+            for key, sub in reversed(shape.items()):  # popped in the order written
                 stack.append((value.get(key), sub, f"{where}.{key}"))
         elif isinstance(shape, list):
             if not isinstance(value, list):

@@ -208,8 +208,9 @@ class _EventReader:
     """Reads whole JSON lines appended to the events file since the last read.
 
     Reads at most `_READ_CHUNK` bytes a call and holds at most `MAX_EVENT_BYTES` of an
-    unfinished line. A line that is not JSON, or too long, raises Malformed: the child
-    writes whole lines, so only something else writing to the file produces one.
+    unfinished line. A line that is not JSON ends the list as a Malformed item, a too long
+    one raises Malformed: the child writes whole lines, so only something else writing to
+    the file produces them.
     """
 
     def __init__(self, path: Path) -> None:
@@ -241,7 +242,8 @@ class _EventReader:
                 try:
                     events.append(json.loads(line))
                 except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
-                    raise Malformed(f"an event line is not JSON ({error})") from None
+                    events.append(Malformed(f"an event line is not JSON ({error})"))
+                    break  # the events before it still count
         return events
 
 
@@ -466,31 +468,35 @@ def _run_child(
             finished = False
             while not finished:
                 exited = proc.poll() is not None
+                raw_events: list[Any] = []
                 try:
-                    raw_events = reader.read()
+                    raw_events += reader.read()
                     while exited and reader.has_more():  # everything it wrote before exiting
                         raw_events += reader.read()
-                    events = [talk.accept(raw) for raw in raw_events]
                 except Malformed as problem:
-                    tree.kill(proc)
-                    if not talk.ready:
-                        raise FatalError(
-                            f"{MALFORMED} before keras was imported ({problem})"
-                        ) from None
-                    culprit = (
-                        talk.current
-                        if talk.current is not None
-                        else (talk.expected[0] if talk.expected else None)
-                    )
-                    if culprit is not None:
-                        error = BuildError(
-                            "malformed",
-                            f"{MALFORMED} while building it ({escape_controls(str(problem))})",
-                            _tail(log_path, current_log_start),
-                        )
-                        emit(culprit, Outcome(targets[culprit], error=error))
-                    return
-                for event in events:
+                    raw_events.append(problem)
+                for raw in raw_events:
+                    try:
+                        if isinstance(raw, Malformed):
+                            raise raw
+                        event = talk.accept(raw)
+                    except Malformed as problem:
+                        tree.kill(proc)
+                        if not talk.ready:
+                            raise FatalError(
+                                f"{MALFORMED} before keras was imported ({problem})"
+                            ) from None
+                        culprit = talk.current
+                        if culprit is None and talk.expected and not emitted:
+                            culprit = talk.expected[0]  # nothing else could have sent it
+                        if culprit is not None:
+                            error = BuildError(
+                                "malformed",
+                                f"{MALFORMED} while building it ({escape_controls(str(problem))})",
+                                _tail(log_path, current_log_start),
+                            )
+                            emit(culprit, Outcome(targets[culprit], error=error))
+                        return
                     kind = event["event"]
                     if kind == "fatal":
                         tree.kill(proc)
@@ -518,6 +524,7 @@ def _run_child(
                         emitted += 1
                     elif kind == "done":
                         finished = True
+                        break
                 if finished:
                     break
                 if exited:
