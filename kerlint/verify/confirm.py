@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from kerlint.diagnostics import Diagnostic
+from kerlint.verify import which_keras
 from kerlint.verify.runner import FatalError, Outcome, run_targets
 from kerlint.verify.targets import Target
 
@@ -132,6 +133,9 @@ def confirm_diagnostics(
                 function=factory.name,
                 sys_path=[str(Path.cwd())],
             )
+            # Built by the Keras the finding assumed: tf_keras for a Keras 2 file.
+            version = (d.keras or {}).get("version")
+            which_keras.choose(targets[key], None, version=version or "3")
 
     if targets:
         keys = list(targets)
