@@ -19,6 +19,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from kerlint.verify.heads import Head, read_head, with_compile
+from kerlint.verify.heads import check as check_head
+
 # Training-like calls that fix the set of trained variables ("started", CATALOG.md).
 START_KINDS = frozenset({"fit", "train_on_batch", "evaluate", "test_on_batch"})
 TRAIN_KINDS = frozenset({"fit", "train_on_batch"})
@@ -62,6 +65,8 @@ class ModelEvent:
     trainable_ids: frozenset[int] | None  # None: the model was not built yet
     trainable_count: int
     weight_count: int
+    loss: Any = None  # compile(): its loss and metrics arguments, as given
+    metrics: Any = None
 
 
 @dataclass
@@ -290,7 +295,34 @@ class Analysis:
         out += self.check_kl012()
         out += self.check_kl004()
         out += self.check_kl001_keras2() if self.keras2 else self.check_kl001()
+        out += self.check_heads()
         return out
+
+    def head(self) -> Head | None:
+        """The root's head and its last compile's loss and metrics (None: not readable)."""
+        compiles = [
+            e for e in self.recording.events if e.model is self.root and e.kind == "compile"
+        ]
+        try:
+            head = read_head(self.root)
+        except Exception:  # an unusual graph: the head rules stay silent
+            return None
+        if head is not None and compiles:
+            with_compile(head, compiles[-1].loss, compiles[-1].metrics)
+        return head
+
+    def check_heads(self) -> list[dict[str, Any]]:
+        """KL101-KL107 on the compiled root model (CATALOG.md, model-definition rules)."""
+        compiles = [
+            e for e in self.recording.events if e.model is self.root and e.kind == "compile"
+        ]
+        head = self.head()
+        if head is None or not compiles:
+            return []
+        return [
+            self._finding(code, message, compiles[-1].site, {"units": head.units or 0}, self.root)
+            for code, message in check_head(head, self.keras2)
+        ]
 
     def _models_in_tree(self) -> dict[int, Node]:
         return {id(n.layer): n for n in self.tree.subtree() if n.is_model}

@@ -136,7 +136,7 @@ class Hooks:
 
     # -- compile and training ---------------------------------------------------------------
 
-    def model_event(self, model: Any, kind: str) -> None:
+    def model_event(self, model: Any, kind: str, loss: Any = None, metrics: Any = None) -> None:
         built = bool(getattr(model, "built", False))
         try:
             trainable = model.trainable_weights if built else []
@@ -151,6 +151,8 @@ class Hooks:
                 trainable_ids=frozenset(id(v) for v in trainable) if built else None,
                 trainable_count=len(trainable),
                 weight_count=len(model.weights) if built else 0,
+                loss=loss,
+                metrics=metrics,
             )
         )
 
@@ -164,9 +166,21 @@ class Hooks:
         hooks = self
         original_compile = model_cls.compile
 
+        try:
+            compile_signature: inspect.Signature | None = inspect.signature(original_compile)
+        except (TypeError, ValueError):  # pragma: no cover - a C-level compile
+            compile_signature = None
+
         @functools.wraps(original_compile)
         def compile(model: Any, *args: Any, **kwargs: Any) -> Any:
-            hooks.model_event(model, "compile")
+            loss = metrics = None
+            if compile_signature is not None:
+                try:
+                    bound = compile_signature.bind_partial(model, *args, **kwargs).arguments
+                    loss, metrics = bound.get("loss"), bound.get("metrics")
+                except TypeError:
+                    pass  # compile() itself will say what is wrong
+            hooks.model_event(model, "compile", loss, metrics)
             return original_compile(model, *args, **kwargs)
 
         model_cls.compile = compile
@@ -502,6 +516,7 @@ def build_target(
                 "layers": analysis.rows(),
                 "totals": analysis.totals(),
                 "findings": analysis.findings(),
+                "head": _head_json(analysis),
             }
         )
 
@@ -565,6 +580,14 @@ def draw(model: Any, path: str, keras: Any) -> dict[str, Any]:
     except Exception as exc:
         graph["error"] = f"{type(exc).__name__}: {exc}"
     return graph
+
+
+def _head_json(analysis: Analysis) -> dict[str, Any] | None:
+    try:
+        head = analysis.head()
+    except Exception:
+        return None
+    return None if head is None else head.as_json()
 
 
 def _short_repr(value: Any) -> str:

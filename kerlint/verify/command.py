@@ -52,7 +52,7 @@ from kerlint.verify.targets import (
     parse_target,
 )
 
-RUNTIME_CODES = ("KL001", "KL002", "KL003", "KL004", "KL012")
+RUNTIME_CODES = ("KL001", "KL002", "KL003", "KL004", "KL012", *(f"KL10{i}" for i in range(1, 8)))
 GRAPH_SUFFIXES = (".png", ".svg", ".pdf", ".dot")
 
 
@@ -265,7 +265,7 @@ def _codes(values: tuple[str, ...]) -> set[str]:
     "ignore_codes",
     multiple=True,
     metavar="CODE",
-    help="Runtime checks not to report (KL001, KL002, KL003, KL004, KL012).",
+    help="Runtime checks not to report (KL001-KL004, KL012, KL101-KL107).",
 )
 @click.option(
     "--max-depth",

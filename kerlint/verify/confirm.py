@@ -1,6 +1,7 @@
 """`kerlint check --verify`: runtime evidence for static findings.
 
-For every finding of a rule that a built model can show (KL002, KL003, KL004, KL012), the
+For every finding of a rule that a built model can show (KL002, KL003, KL004, KL012, and
+the model-definition rules KL101-KL107 on a compiled model's head and loss), the
 module-level function that holds it is built in the child process (when it can be called
 with no arguments), and the finding is marked:
 
@@ -25,7 +26,9 @@ from kerlint.verify import which_keras
 from kerlint.verify.runner import FatalError, Outcome, run_targets
 from kerlint.verify.targets import Target
 
-CONFIRMABLE = frozenset({"KL002", "KL003", "KL004", "KL012"})
+# The freeze rules a built model shows, and the model-definition rules its compiled head shows.
+HEAD_CODES = frozenset(f"KL10{i}" for i in range(1, 8))
+CONFIRMABLE = frozenset({"KL002", "KL003", "KL004", "KL012"}) | HEAD_CODES
 
 
 @dataclass(frozen=True)
@@ -187,7 +190,11 @@ def judge(diagnostic: Diagnostic, outcome: Outcome) -> dict[str, Any]:
     found = [f for m in models for f in m["findings"] if f["code"] == diagnostic.code]
     if found:
         f = found[0]
-        detail = _confirmed_detail(diagnostic.code, f)
+        detail = (
+            _unconfirmed(diagnostic.code, models)[0]
+            if diagnostic.code in HEAD_CODES
+            else _confirmed_detail(diagnostic.code, f)
+        )
         if _same_file(f["file"], diagnostic.filename) and f["line"] != diagnostic.location.row:
             detail += f" (runtime evidence at line {f['line']})"
         counts = dict(f["counts"])
@@ -246,6 +253,23 @@ def _unconfirmed(code: str, models: list[dict[str, Any]]) -> tuple[str, dict[str
             f"{len(training)} of {len(bn)} BatchNormalization layers train, none where inference "
             "mode is expected (no frozen sibling, no training=False call)",
             {"trainable_batchnorm": len(training), "batchnorm": len(bn)},
+        )
+    if code in HEAD_CODES:
+        head = model.get("head")
+        if not head:
+            return "the built model's head could not be read (several outputs, or no graph)", {}
+        if not head.get("loss"):
+            return (
+                f"the built model ends in {head['activation']} over {head['units']} units and was "
+                "not compiled (or with a loss kerlint cannot read)",
+                {"units": head["units"] or 0},
+            )
+        logits = " (from_logits=True)" if head.get("from_logits") else ""
+        metrics = f", metrics {', '.join(head['metrics'])}" if head.get("metrics") else ""
+        return (
+            f"the built model ends in {head['activation']} over {head['units']} units and is "
+            f"compiled with {head['loss']}{logits}{metrics}",
+            {"units": head["units"] or 0},
         )
     if code == "KL004":
         frozen = [r for r in rows if not r["weights"] and not r["trainable"]]

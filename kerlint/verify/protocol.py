@@ -123,6 +123,17 @@ MODEL_REPORT = {
     "layers": [ROW],
     "totals": TOTALS,
     "findings": [FINDING],
+    "head": Optional(
+        {
+            "activation": Optional(str),
+            "units": Optional(int),
+            "layer": str,
+            "activations": [str],
+            "loss": Optional(str),
+            "from_logits": Optional(bool),
+            "metrics": [str],
+        }
+    ),
 }
 REPORT = {
     "def_site": SITE,

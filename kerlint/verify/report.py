@@ -291,6 +291,7 @@ def target_json(result: TargetResult) -> dict[str, Any]:
                 "model": models[0]["model"] if models else None,
                 "totals": models[0]["totals"] if models else None,
                 "layers": models[0]["layers"] if models else [],
+                "head": models[0].get("head") if models else None,
                 "graph": report.get("graph"),
             }
         )

@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from verify_support import factory, requires_keras, run_json, run_verify, use_numpy
+from verify_support import FACTORIES, factory, requires_keras, run_json, run_verify, use_numpy
 
 from kerlint.verify import processes
 
@@ -297,3 +297,45 @@ def test_default_text_report_folds_nested_models(
     assert "b17" not in out
     deeper = run_verify(factory("wide_nested", HOSTILE), "--max-depth", "2").output
     assert "      b17 " in deeper
+
+
+HEADS = FACTORIES / "heads.py"
+HEAD_CASES = {
+    "softmax_from_logits": "KL101",
+    "logits_probability_loss": "KL102",
+    "threshold_metrics_on_logits": "KL103",
+    "softmax_twice": "KL104",
+    "one_unit_categorical": "KL105",
+    "softmax_one_unit": "KL106",
+    "multilabel_accuracy": "KL107",
+}
+
+
+def test_model_definition_rules_on_the_compiled_head(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_numpy(tmp_path, monkeypatch)
+    clean = ("clean_heads", "clean_logits", "not_compiled", "two_outputs")
+    code, doc = run_json(*(f"{HEADS}:{name}" for name in [*HEAD_CASES, *clean]))
+    assert code == 1
+    found = {t["target"].rsplit(":", 1)[1]: t for t in doc["targets"]}
+    lines = HEADS.read_text().splitlines()
+    for name, expected in HEAD_CASES.items():
+        [line] = [i for i, text in enumerate(lines, 1) if f"# {expected}" in text]
+        got = [(d["code"], d["location"]["row"]) for d in found[name]["diagnostics"]]
+        assert (expected, line) in got, (name, got)
+    assert [d["code"] for d in found["softmax_one_unit"]["diagnostics"]] == ["KL106"]
+    threshold = found["threshold_metrics_on_logits"]["diagnostics"][0]["message"]
+    assert threshold.startswith(
+        "accuracy, AUC on a model trained on logits"
+    )  # not BinaryAccuracy(0.0)
+    for name in clean:
+        assert found[name]["diagnostics"] == [], name
+    assert found["softmax_from_logits"]["model"] is not None
+    head = found["multilabel_accuracy"]["head"]
+    assert (head["activation"], head["units"], head["loss"], head["metrics"]) == (
+        "sigmoid",
+        5,
+        "binary_crossentropy",
+        ["accuracy"],
+    )
