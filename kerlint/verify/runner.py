@@ -198,6 +198,8 @@ class _Tree:
         self.known_children = processes.children_of_me()
 
     def kill(self, proc: subprocess.Popen[bytes]) -> None:
+        if not hasattr(os, "killpg") and proc.poll() is None:  # pragma: no cover - Windows
+            proc.kill()
         processes.kill_tree(proc.pid, self.token, self.known_children)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=10)
