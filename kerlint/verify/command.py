@@ -352,7 +352,7 @@ def verify(
                 raise VerifyConfigError(str(error)) from error
     if graph_path is not None:
         graph_paths(graph_path, selected)
-    memory_limit = parse_size(max_memory) if max_memory else None
+    memory_limit = parse_size(max_memory) if max_memory else config.max_memory
     configured_keras = keras_choice or _configured_keras(config.path, cwd)
     for target in selected:
         which_keras.choose(target, configured_keras)

@@ -8,6 +8,7 @@ The configuration table (paths are relative to the file that holds it):
     backend = "numpy"                 # numpy | jax | torch | tensorflow
     timeout = 120                     # seconds per target
     weights = "none"                  # or "keep": load pretrained weights (needs network)
+    max-memory = "4G"                 # the child's address space (RLIMIT_AS); --max-memory
     snapshot = "kerlint-verify.json"  # the lock file; --snapshot overrides it
     ignore = ["KL012"]                # runtime checks not to report
 
@@ -36,7 +37,7 @@ from kerlint.verify.expectations import Expectations
 
 BACKENDS = ("numpy", "jax", "torch", "tensorflow")
 SAVED_SUFFIXES = (".keras", ".h5", ".hdf5")
-TABLE_KEYS = {"backend", "timeout", "weights", "snapshot", "ignore", "targets"}
+TABLE_KEYS = {"backend", "timeout", "weights", "snapshot", "ignore", "targets", "max-memory"}
 TARGET_KEYS = {"target", "name", "kwargs", "expect"}
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
@@ -187,6 +188,7 @@ class VerifyConfig:
     backend: str | None = None
     timeout: float | None = None
     weights: str | None = None
+    max_memory: int | None = None  # bytes (`max-memory = "4G"`)
     snapshot: Path | None = None
     ignore: list[str] = field(default_factory=list)
     targets: list[Target] = field(default_factory=list)
@@ -264,6 +266,11 @@ def load_config(start: Path, *, file: Path | None = None) -> VerifyConfig:
         ):
             raise VerifyConfigError(f"{where}: timeout must be a positive number of seconds")
         config.timeout = float(raw["timeout"])
+    if "max-memory" in raw:
+        try:
+            config.max_memory = parse_size(str(raw["max-memory"]))
+        except VerifyConfigError as error:
+            raise VerifyConfigError(f"{where}: max-memory: {error}") from None
     if "weights" in raw:
         if raw["weights"] not in ("none", "keep"):
             raise VerifyConfigError(f'{where}: weights must be "none" or "keep"')
