@@ -83,12 +83,13 @@ def confirm_diagnostics(
 ) -> list[Diagnostic]:
     """Return the diagnostics with `verification` set on the confirmable ones.
 
-    Each function is built once however many findings it holds; all of them in one child
-    process, with `timeout` seconds each. `backend=None` uses the user's configured one.
+    Each function is built once (per Keras the findings assumed) however many findings it
+    holds, with `timeout` seconds each; one child per Keras. `backend=None` uses the user's
+    configured one.
     """
     verifications: dict[int, dict[str, Any]] = {}
-    wanted: dict[tuple[str, str], list[int]] = {}
-    targets: dict[tuple[str, str], Target] = {}
+    wanted: dict[tuple[str, str, str], list[int]] = {}
+    targets: dict[tuple[str, str, str], Target] = {}
     sources: dict[str, str | None] = {}
     for i, d in enumerate(diagnostics):
         if d.code not in CONFIRMABLE:
@@ -126,7 +127,8 @@ def confirm_diagnostics(
                 "error", label, f"{factory.name}() needs arguments, so it was not built"
             )
             continue
-        key = (str(path), factory.name)
+        version = (d.keras or {}).get("version") or "3"
+        key = (str(path), factory.name, version)  # built by the Keras the finding assumed
         wanted.setdefault(key, []).append(i)
         if key not in targets:
             targets[key] = Target(
@@ -136,9 +138,7 @@ def confirm_diagnostics(
                 function=factory.name,
                 sys_path=[str(Path.cwd())],
             )
-            # Built by the Keras the finding assumed: tf_keras for a Keras 2 file.
-            version = (d.keras or {}).get("version")
-            which_keras.choose(targets[key], None, version=version or "3")
+            which_keras.choose(targets[key], None, version=version)  # "2": tf_keras
 
     if targets:
         keys = list(targets)

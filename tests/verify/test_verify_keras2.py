@@ -86,3 +86,25 @@ def test_choice_without_detector_or_without_tf_keras(monkeypatch: pytest.MonkeyP
         assert (version, because) == ("3", "Keras 3 (this kerlint has no Keras version detection)")
     else:
         assert version in ("2", "3", None) and because
+
+
+@pytest.mark.keras2
+@pytest.mark.skipif(
+    importlib.util.find_spec("tf_keras") is None, reason="needs tf_keras (and tensorflow)"
+)
+def test_check_verify_builds_with_the_keras_the_finding_assumed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kerlint.diagnostics import Diagnostic, Location
+    from kerlint.verify.confirm import confirm_diagnostics
+
+    use_numpy(tmp_path, monkeypatch)
+    (tmp_path / "train.py").write_text((FACTORIES / K2).read_text())
+    row = line_of("disc.train_on_batch")
+    at = Location(row, 9)
+    as_keras2 = Diagnostic("KL002", "static", "train.py", at, at, keras={"version": "2"})
+    as_keras3 = Diagnostic("KL002", "static", "train.py", at, at, keras={"version": "3"})
+    k2, k3 = confirm_diagnostics([as_keras2, as_keras3], timeout=120, backend="numpy")
+    # The GAN idiom: the discriminator trains in Keras 2, never in Keras 3.
+    assert k2.verification["status"] == "not confirmed"
+    assert k3.verification["status"] == "confirmed"
