@@ -259,7 +259,11 @@ def network_isolation(enabled: str = "1") -> tuple[tuple[str, ...], str]:
         prefix = (unshare, "--user", "--map-current-user", "--net")
     try:
         probe = subprocess.run(
-            [*prefix, sys.executable, "-c", ""],
+            [
+                *prefix,
+                shutil.which("true") or sys.executable,
+                *([] if shutil.which("true") else ["-c", ""]),
+            ],
             stdin=subprocess.DEVNULL,
             capture_output=True,
             timeout=20,
