@@ -391,6 +391,7 @@ class _Conversation:
         self.expected = list(indices)  # targets not started yet, in the order sent
         self.mode = mode
         self.current: int | None = None
+        self.last_answered: int | None = None
         self.ready = False
 
     def accept(self, raw: Any) -> dict[str, Any]:
@@ -410,7 +411,7 @@ class _Conversation:
         elif kind in ("result", "error"):
             if event["id"] != self.current:
                 raise Malformed(f"a {kind} for target {event['id']}, which is not being built")
-            self.current = None
+            self.current, self.last_answered = None, self.current
         elif kind == "done" and (self.current is not None or self.expected):
             raise Malformed("'done' before every target was built")
         return event
@@ -489,6 +490,15 @@ def _run_child(
                                 f"{MALFORMED} before keras was imported ({problem})"
                             ) from None
                         culprit = talk.current
+                        if (
+                            culprit is None
+                            and isinstance(raw, dict)
+                            and raw.get("event") in ("result", "error")
+                            and raw.get("id") == talk.last_answered
+                        ):
+                            # A second answer for the target just answered: one of the two
+                            # was forged, so the one already reported cannot be trusted.
+                            culprit = talk.last_answered
                         if culprit is None and talk.expected and not emitted:
                             culprit = talk.expected[0]  # nothing else could have sent it
                         if culprit is not None:

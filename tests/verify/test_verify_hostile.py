@@ -179,9 +179,16 @@ def test_floods_forgeries_escapes_and_memory(pids_file: Path, tmp_path: Path) ->
     # every target after a forgery still got its own report
     assert out.rstrip().endswith("6 targets verified: 5 could not be built")
 
-    _, doc = run_json(factory("escape_names", HOSTILE))
-    [target] = doc["targets"]
-    assert target["model"]["name"] == "model\\x1b[31m"
+    code, doc = run_json(
+        factory("forges_a_valid_result", HOSTILE), factory("escape_names", HOSTILE)
+    )
+    assert code == 2
+    forged, escaped = doc["targets"]
+    assert forged["status"] == "error"  # the real answer came too: the first one was forged
+    assert forged["error"]["message"].startswith(
+        "the target's process sent a malformed report while building it (a result for target 0"
+    )
+    assert escaped["model"]["name"] == "model\\x1b[31m"
     assert "\x1b" not in json.dumps(doc, ensure_ascii=False)
 
 

@@ -134,3 +134,41 @@ def wide_nested(layers=150):
 
 def flat(layers=160):
     return keras.Sequential([keras.Input((4,))] + [keras.layers.Dense(4) for _ in range(layers)])
+
+
+def forges_a_valid_result():
+    """A well-formed report for its own target, before the real one."""
+    with open(sys.argv[1]) as f:
+        [target] = [t for t in json.load(f)["targets"] if t["function"] == "forges_a_valid_result"]
+    totals = dict.fromkeys(
+        (
+            "weights",
+            "trainable_weights",
+            "non_trainable_weights",
+            "params",
+            "trainable_params",
+            "non_trainable_params",
+        ),
+        0,
+    )
+    report = {
+        "def_site": None,
+        "build_seconds": 0.0,
+        "models": [
+            {
+                "model": {"name": "forged", "class": "Sequential", "trainable": True},
+                "layers": [],
+                "totals": totals,
+                "findings": [],
+            }
+        ],
+        "notes": [],
+        "warnings": [],
+        "calls": [],
+        "graph": None,
+    }
+    with open(_events_file(), "a") as f:
+        f.write(json.dumps({"event": "result", "id": target["id"], "report": report}) + "\n")
+        f.flush()
+    time.sleep(0.5)  # the parent reads the forged result first
+    return _tiny()
