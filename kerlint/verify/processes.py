@@ -82,7 +82,14 @@ def die_with_parent(expected_parent: int | None) -> None:
         return
     prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if expected_parent and os.getppid() != expected_parent:
-        os._exit(1)  # the parent died before the request was made: nobody is listening
+        # Started through a wrapper that forked (the signal then follows the wrapper), or
+        # the parent died before the request was made: then nobody is listening.
+        try:
+            os.kill(expected_parent, 0)
+        except ProcessLookupError:
+            os._exit(1)
+        except PermissionError:
+            pass
 
 
 # -- the process table ---------------------------------------------------------------------
