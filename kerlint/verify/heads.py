@@ -241,8 +241,8 @@ def check(head: Head, keras2: bool) -> list[tuple[str, str]]:
         out.append(
             (
                 "KL104",
-                f"{head.activations[0]} is applied twice at the head ({layer} and the layer after "
-                "it): the outputs are squashed again and training degrades. Remove the second one.",
+                f"{head.activations[0]} is applied twice at the head, the second time by {layer}: "
+                "the outputs are squashed again and training degrades. Remove the second one.",
             )
         )
     if units == 1 and loss in CATEGORICAL_CE:
