@@ -77,3 +77,52 @@ def test_every_format_carries_the_evidence(project: Path, run_cli, monkeypatch, 
     assert result.exit_code == 1
     assert "confirmed" in result.output
     assert "weightless layer" in result.output
+
+
+HEADS = """\
+import keras
+
+
+def build_softmax_from_logits():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    model.compile(
+        "adam",
+        keras.losses.CategoricalCrossentropy(
+            from_logits=True,
+        ),
+    )
+    return model
+
+
+def build_logits():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    model.compile("adam", keras.losses.CategoricalCrossentropy(from_logits=True))
+    return model
+"""
+
+
+def test_model_definition_findings_are_confirmed_from_the_compiled_head(
+    project: Path, monkeypatch
+) -> None:
+    from kerlint.diagnostics import Diagnostic, Location
+    from kerlint.verify.confirm import confirm_diagnostics
+
+    monkeypatch.setenv("KERAS_BACKEND", "numpy")
+    monkeypatch.chdir(project)
+    (project / "heads.py").write_text(HEADS)
+    at = Location
+    diagnostics = [
+        Diagnostic("KL101", "static", "heads.py", at(9, 13), at(9, 30)),  # the from_logits=True
+        Diagnostic("KL101", "static", "heads.py", at(16, 5), at(16, 20)),
+        Diagnostic("KL105", "static", "heads.py", at(16, 5), at(16, 20)),
+    ]
+    first, second, third = confirm_diagnostics(diagnostics, timeout=60, backend="numpy")
+    assert first.verification["status"] == "confirmed"
+    assert first.verification["target"] == "heads.py:build_softmax_from_logits"
+    assert first.verification["detail"] == (
+        "the built model ends in softmax over 3 units and is compiled with "
+        "categorical_crossentropy (from_logits=True) (runtime evidence at line 6)"
+    )
+    assert second.verification["status"] == "not confirmed"
+    assert second.verification["detail"].startswith("the built model ends in linear over 3 units")
+    assert third.verification["status"] == "not confirmed"

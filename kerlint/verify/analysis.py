@@ -19,6 +19,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from kerlint.verify.heads import Head, read_head, with_compile
+from kerlint.verify.heads import check as check_head
+
 # Training-like calls that fix the set of trained variables ("started", CATALOG.md).
 START_KINDS = frozenset({"fit", "train_on_batch", "evaluate", "test_on_batch"})
 TRAIN_KINDS = frozenset({"fit", "train_on_batch"})
@@ -62,6 +65,8 @@ class ModelEvent:
     trainable_ids: frozenset[int] | None  # None: the model was not built yet
     trainable_count: int
     weight_count: int
+    loss: Any = None  # compile(): its loss and metrics arguments, as given
+    metrics: Any = None
 
 
 @dataclass
@@ -92,9 +97,12 @@ class Node:
             node = node.parent
 
     def subtree(self) -> Iterator[Node]:
-        yield self
-        for child in self.children:
-            yield from child.subtree()
+        """This node and all below it, depth first in layer order (iterative: any depth)."""
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(reversed(node.children))
 
 
 def _count(n: int, noun: str) -> str:
@@ -122,16 +130,18 @@ def _all_layers(layer: Any) -> list[Any]:
 def build_tree(root: Any, keras: Any) -> Node:
     """Walk nested models (not the sublayers of custom layers, which show as one row)."""
 
-    def walk(layer: Any, path: str, depth: int, parent: Node | None, index: int) -> Node:
-        is_model = isinstance(layer, keras.Model)
-        node = Node(layer, path, depth, parent, is_model, index)
-        if is_model:
-            for i, child in enumerate(layer.layers):
-                child_path = f"{path}/{child.name}" if path else child.name
-                node.children.append(walk(child, child_path, depth + 1, node, i))
-        return node
-
-    return walk(root, "", 0, None, 0)
+    top = Node(root, "", 0, None, isinstance(root, keras.Model), 0)
+    stack = [top]
+    while stack:  # iterative: a model nested thousands deep must not exhaust the stack
+        node = stack.pop()
+        if not node.is_model:
+            continue
+        for i, child in enumerate(node.layer.layers):
+            child_path = f"{node.path}/{child.name}" if node.path else child.name
+            sub = Node(child, child_path, node.depth + 1, node, isinstance(child, keras.Model), i)
+            node.children.append(sub)
+            stack.append(sub)
+    return top
 
 
 class Analysis:
@@ -146,6 +156,8 @@ class Analysis:
         self.trained_ids = {id(v) for v in root.trainable_weights}
         self.bn_class = keras.layers.BatchNormalization
         self.training_false = self._calls_with_training_false()
+        # tf_keras: Keras 2 semantics (the compile fixes what trains; training=False protects BN).
+        self.keras2 = getattr(keras, "__name__", "keras") == "tf_keras"
 
     # -- facts -------------------------------------------------------------------------
 
@@ -177,8 +189,15 @@ class Analysis:
             for graph_nodes in by_depth.values():
                 for graph_node in graph_nodes:
                     arguments = getattr(graph_node, "arguments", None)
-                    kwargs = getattr(arguments, "kwargs", None) or {}
-                    op = graph_node.operation
+                    kwargs = getattr(arguments, "kwargs", None)
+                    if kwargs is None:  # tf_keras records them as `call_kwargs`
+                        kwargs = getattr(graph_node, "call_kwargs", None)
+                    kwargs = kwargs if isinstance(kwargs, dict) else {}
+                    op = getattr(graph_node, "operation", None) or getattr(
+                        graph_node, "layer", None
+                    )
+                    if op is None:
+                        continue
                     if kwargs.get("training") is False and _training_default(op) is not False:
                         found.setdefault(id(op), []).append(node.path or node.layer.name)
         return found
@@ -275,11 +294,47 @@ class Analysis:
         out += self.check_kl003()
         out += self.check_kl012()
         out += self.check_kl004()
-        out += self.check_kl001()
+        out += self.check_kl001_keras2() if self.keras2 else self.check_kl001()
+        out += self.check_heads()
         return out
+
+    def head(self) -> Head | None:
+        """The root's head and its last compile's loss and metrics (None: not readable)."""
+        compiles = [
+            e for e in self.recording.events if e.model is self.root and e.kind == "compile"
+        ]
+        try:
+            head = read_head(self.root)
+        except Exception:  # an unusual graph: the head rules stay silent
+            return None
+        if head is not None and compiles:
+            with_compile(head, compiles[-1].loss, compiles[-1].metrics)
+        return head
+
+    def check_heads(self) -> list[dict[str, Any]]:
+        """KL101-KL107 on the compiled root model (CATALOG.md, model-definition rules)."""
+        compiles = [
+            e for e in self.recording.events if e.model is self.root and e.kind == "compile"
+        ]
+        head = self.head()
+        if head is None or not compiles:
+            return []
+        return [
+            self._finding(code, message, compiles[-1].site, {"units": head.units or 0}, self.root)
+            for code, message in check_head(head, self.keras2)
+        ]
 
     def _models_in_tree(self) -> dict[int, Node]:
         return {id(n.layer): n for n in self.tree.subtree() if n.is_model}
+
+    def compiled_state(self, event: ModelEvent) -> ModelEvent:
+        """Keras 2: what a training call trains is fixed by the model's last compile() before it."""
+        compiles = [
+            e
+            for e in self.recording.events
+            if e.model is event.model and e.kind == "compile" and e.seq < event.seq
+        ]
+        return compiles[-1] if compiles else event
 
     def check_kl002(self) -> list[dict[str, Any]]:
         """Trained while nothing was trainable, or built with no trainable weight at all."""
@@ -289,7 +344,10 @@ class Analysis:
         for e in self.recording.events:
             if e.kind not in TRAIN_KINDS or id(e.model) not in models:
                 continue
-            if e.trainable_ids is None or e.trainable_count or not e.weight_count:
+            if e.trainable_ids is None or not e.weight_count:
+                continue
+            effective = self.compiled_state(e) if self.keras2 else e
+            if effective.trainable_ids is None or effective.trainable_count:
                 continue
             if (id(e.model), e.site) in seen:
                 continue
@@ -298,9 +356,15 @@ class Analysis:
             out.append(
                 self._finding(
                     "KL002",
-                    f"`{name}` is trained by {e.kind}() while it has no trainable weights "
-                    f"(0 of {e.weight_count}), so nothing learns; set `{name}.trainable = True` "
-                    "before training it (in a GAN, toggle it around each model's own training call).",
+                    (
+                        f"`{name}` is trained by {e.kind}() while it has no trainable weights "
+                        f"(0 of {e.weight_count}), so nothing learns; set `{name}.trainable = True` "
+                        "before training it (in a GAN, toggle it around each model's own training call)."
+                        if not self.keras2
+                        else f"`{name}` was frozen when it was compiled (0 of {e.weight_count} weights "
+                        f"trainable), and Keras 2 trains what compile() saw: {e.kind}() updates nothing. "
+                        f"Set `{name}.trainable = True` before `{name}.compile()`."
+                    ),
                     e.site,
                     {"trainable_weights": 0, "weights": e.weight_count},
                     e.model,
@@ -323,6 +387,13 @@ class Analysis:
             )
         return out
 
+    def protected_bn(self, node: Node) -> bool:
+        """Keras 2 only: a BN layer (or a model holding it) called with training=False stays
+        in inference mode (keras2/RESULTS.md, KL003 rows); Keras 3 ignores that call."""
+        if not self.keras2:
+            return False
+        return any(id(n.layer) in self.training_false for n in (node, *node.ancestors()))
+
     def check_kl003(self) -> list[dict[str, Any]]:
         """Trainable BN where the user expects inference mode: the fine-tuning signature."""
         out = []
@@ -334,7 +405,7 @@ class Analysis:
             reasons = []
             scope: list[Node] = []
             graphs = self.training_false.get(id(node.layer), [])
-            if graphs and node.parent is not None:
+            if graphs and node.parent is not None and not self.keras2:
                 subtree_bn = [n for n in node.subtree() if self.bn_trains(n.layer)]
                 if subtree_bn:
                     scope = subtree_bn
@@ -344,7 +415,7 @@ class Analysis:
                     )
             direct = [c for c in node.children if not c.is_model and c.layer.weights]
             frozen = [c for c in direct if not self.trains(c.layer)]
-            direct_bn = [c for c in direct if self.bn_trains(c.layer)]
+            direct_bn = [c for c in direct if self.bn_trains(c.layer) and not self.protected_bn(c)]
             if frozen and direct_bn:
                 reasons.append(
                     f"{len(frozen)} other layers of `{node.layer.name}` are frozen "
@@ -478,6 +549,63 @@ class Analysis:
                         [n.path for n in nodes],
                     )
                 )
+        return out
+
+    def check_kl001_keras2(self) -> list[dict[str, Any]]:
+        """Keras 2: a training call whose trainable set differs from the one at the model's
+        last compile() (Keras 2 trains the compiled set and ignores the change), unless the
+        change came before the compile of an enclosing model (the GAN idiom)."""
+        out = []
+        events = self.recording.events
+        for model_id, node in self._models_in_tree().items():
+            for call in events:
+                if id(call.model) != model_id or call.kind not in TRAIN_KINDS:
+                    continue
+                compiled = self.compiled_state(call)
+                if compiled is call or None in (compiled.trainable_ids, call.trainable_ids):
+                    continue
+                if compiled.trainable_ids == call.trainable_ids:
+                    continue
+                assert compiled.trainable_ids is not None and call.trainable_ids is not None
+                changed = compiled.trainable_ids ^ call.trainable_ids
+                owners = [
+                    layer
+                    for layer in _all_layers(node.layer)
+                    if any(id(w) in changed for w in layer.weights)
+                ]
+                changed_at = self.first_assignment(owners, compiled.seq, call.seq)
+                after = changed_at.seq if changed_at is not None else compiled.seq
+                if any(
+                    e.kind == "compile"
+                    and e.model is not node.layer
+                    and after < e.seq < call.seq
+                    and any(sub is node.layer for sub in _all_layers(e.model))
+                    for e in events
+                ):
+                    continue  # the GAN idiom: frozen for the enclosing model's compile
+                gained = len(call.trainable_ids - compiled.trainable_ids)
+                lost = len(compiled.trainable_ids - call.trainable_ids)
+                name = node.layer.name
+                out.append(
+                    self._finding(
+                        "KL001",
+                        f"`{name}` was compiled with {compiled.trainable_count} trainable weights and "
+                        f"is trained by {call.kind}() with {call.trainable_count} ({gained} unfrozen, "
+                        f"{lost} frozen since) and no compile() in between: Keras 2 trains the set "
+                        "compile() saw and ignores the change. Call compile() again after changing "
+                        "trainable.",
+                        changed_at.site if changed_at else call.site,
+                        {
+                            "trainable_weights_at_compile": compiled.trainable_count,
+                            "trainable_weights_now": call.trainable_count,
+                            "unfrozen": gained,
+                            "frozen": lost,
+                        },
+                        node.layer,
+                        [node.path],
+                    )
+                )
+                break  # one finding per model
         return out
 
     def check_kl001(self) -> list[dict[str, Any]]:

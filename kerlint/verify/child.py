@@ -25,24 +25,35 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
+import importlib.abc
 import importlib.util
 import inspect
 import json
 import os
 import socket
 import sys
+import threading
 import time
 import traceback
 import warnings
+import zipfile
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from kerlint.verify.analysis import Analysis, Assignment, ModelEvent, Recording, Site
+from kerlint.verify.processes import PARENT_VARIABLE, die_with_parent
 
 NETWORK_MARKER = "network access blocked by kerlint verify"
 _LOOPBACK = {None, "", "localhost", "127.0.0.1", "::1", "0.0.0.0"}
 _HERE = str(Path(__file__).resolve().parent)
+# A `.keras` archive's config.json (and metadata.json) is read whole into memory by keras;
+# a real one is a few MB even for thousands of layers (10,000 Dense layers: about 9 MB).
+MAX_CONFIG_BYTES = 64 * 1024 * 1024
+# keras builds graphs recursively (`function.py::_build_map_helper`, one level per layer):
+# targets run in a thread with a big stack and a high recursion limit.
+RECURSION_LIMIT = 200_000
+BUILD_STACK_BYTES = 512 * 1024 * 1024
 # Warnings that say nothing about the user's model (RESULTS.md, "Noise I filtered out").
 _NOISE = (
     "__array__ implementation doesn't accept a copy keyword",
@@ -80,7 +91,7 @@ class Hooks:
         self.recording = Recording()
         self._seq = 0
         self.keras_dir = str(Path(keras.__file__).resolve().parent)
-        self._skip = (self.keras_dir, _HERE)
+        self._skip = (self.keras_dir, _HERE, *_framework_dirs(keras))
 
     def next_seq(self) -> int:
         self._seq += 1
@@ -125,9 +136,12 @@ class Hooks:
 
     # -- compile and training ---------------------------------------------------------------
 
-    def model_event(self, model: Any, kind: str) -> None:
+    def model_event(self, model: Any, kind: str, loss: Any = None, metrics: Any = None) -> None:
         built = bool(getattr(model, "built", False))
-        trainable = model.trainable_weights if built else []
+        try:
+            trainable = model.trainable_weights if built else []
+        except ValueError:  # tf_keras: built, but its weights are not created yet
+            built, trainable = False, []
         self.recording.events.append(
             ModelEvent(
                 seq=self.next_seq(),
@@ -137,6 +151,8 @@ class Hooks:
                 trainable_ids=frozenset(id(v) for v in trainable) if built else None,
                 trainable_count=len(trainable),
                 weight_count=len(model.weights) if built else 0,
+                loss=loss,
+                metrics=metrics,
             )
         )
 
@@ -150,9 +166,21 @@ class Hooks:
         hooks = self
         original_compile = model_cls.compile
 
+        try:
+            compile_signature: inspect.Signature | None = inspect.signature(original_compile)
+        except (TypeError, ValueError):  # pragma: no cover - a C-level compile
+            compile_signature = None
+
         @functools.wraps(original_compile)
         def compile(model: Any, *args: Any, **kwargs: Any) -> Any:
-            hooks.model_event(model, "compile")
+            loss = metrics = None
+            if compile_signature is not None:
+                try:
+                    bound = compile_signature.bind_partial(model, *args, **kwargs).arguments
+                    loss, metrics = bound.get("loss"), bound.get("metrics")
+                except TypeError:
+                    pass  # compile() itself will say what is wrong
+            hooks.model_event(model, "compile", loss, metrics)
             return original_compile(model, *args, **kwargs)
 
         model_cls.compile = compile
@@ -188,7 +216,7 @@ class Hooks:
         """
         originals: dict[int, Any] = {}
         for name, module in list(sys.modules.items()):
-            if not name.startswith("keras.src.applications.") or module is None:
+            if not name.startswith(f"{self.keras.__name__}.src.applications.") or module is None:
                 continue
             for attr, obj in list(vars(module).items()):
                 if (
@@ -199,7 +227,11 @@ class Hooks:
                 ):
                     originals[id(obj)] = self._weightless(obj)
         for name, module in list(sys.modules.items()):
-            if module is None or not name.startswith("keras") or "applications" not in name:
+            if (
+                module is None
+                or not name.startswith(self.keras.__name__)
+                or "applications" not in name
+            ):
                 continue
             for attr, obj in list(vars(module).items()):
                 wrapper = originals.get(id(obj))
@@ -242,7 +274,7 @@ def block_network() -> None:
         raise refuse(host)
 
     def remote(sock: socket.socket, address: Any) -> bool:
-        return sock.family in (socket.AF_INET, socket.AF_INET6) and address[0] not in _LOOPBACK
+        return is_remote(sock.family, address)
 
     def connect(sock: socket.socket, address: Any) -> None:
         if remote(sock, address):
@@ -254,9 +286,36 @@ def block_network() -> None:
             raise refuse(address[0])
         return real_connect_ex(sock, address)
 
+    real_sendto = socket.socket.sendto
+    real_sendmsg = socket.socket.sendmsg
+
+    def sendto(sock: socket.socket, data: Any, *args: Any) -> int:
+        address = args[-1] if args else None
+        if remote(sock, address):
+            raise refuse(address[0])
+        return real_sendto(sock, data, *args)
+
+    def sendmsg(sock: socket.socket, buffers: Any, *args: Any) -> int:
+        address = args[2] if len(args) > 2 else None
+        if address is not None and remote(sock, address):
+            raise refuse(address[0])
+        return real_sendmsg(sock, buffers, *args)
+
     socket.getaddrinfo = getaddrinfo  # type: ignore[assignment]
     socket.socket.connect = connect  # type: ignore[method-assign]
     socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
+    socket.socket.sendto = sendto  # type: ignore[method-assign]
+    socket.socket.sendmsg = sendmsg  # type: ignore[method-assign]
+
+
+def is_remote(family: int, address: Any) -> bool:
+    """An AF_INET/AF_INET6 address that is not loopback (what the socket hooks refuse)."""
+    return (
+        family in (socket.AF_INET, socket.AF_INET6)
+        and isinstance(address, tuple)
+        and bool(address)
+        and address[0] not in _LOOPBACK
+    )
 
 
 # -- loading targets ------------------------------------------------------------------------
@@ -352,6 +411,25 @@ def definition_site(func: Any) -> Site | None:
     return Site(code.co_filename, line)
 
 
+def check_archive(path: str, limit: int = MAX_CONFIG_BYTES) -> None:
+    """Refuse a `.keras` archive whose config.json or metadata.json is implausibly large.
+
+    keras reads them whole (and parses the JSON) before building anything; the sizes are
+    the uncompressed ones the archive declares, which `zipfile` never reads past.
+    """
+    if not zipfile.is_zipfile(path):
+        return  # an .h5 file, or not an archive: keras says what it is
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if info.filename in ("config.json", "metadata.json") and info.file_size > limit:
+                raise TargetError(
+                    "load_failed",
+                    f"cannot load {path}: its {info.filename} is {info.file_size:,} bytes, more "
+                    f"than the {limit // (1024 * 1024)} MiB a model's configuration needs; "
+                    "kerlint verify does not load it",
+                )
+
+
 def _pick_model(value: Any, keras: Any) -> tuple[Any, str | None]:
     """The model a factory returned (the first one, if it returned a tuple or list)."""
     if isinstance(value, keras.layers.Layer):
@@ -388,8 +466,11 @@ def build_target(
         if target["kind"] == "saved":
             path = target["path"]
             def_site = Site(path, 1)
+            check_archive(path)
+            load_model = getattr(getattr(keras, "saving", None), "load_model", None)
+            load_model = load_model or keras.models.load_model
             try:
-                value = keras.saving.load_model(path, compile=False)
+                value = load_model(path, compile=False)
             except Exception as exc:
                 raise TargetError(
                     "load_failed", f"cannot load {path}: {type(exc).__name__}: {exc}"
@@ -435,24 +516,15 @@ def build_target(
                 "layers": analysis.rows(),
                 "totals": analysis.totals(),
                 "findings": analysis.findings(),
+                "head": _head_json(analysis),
             }
         )
 
     graph = None
     if target.get("graph") and models:
-        graph = {"path": target["graph"], "error": None}
-        try:
-            keras.utils.plot_model(
-                models[0],
-                to_file=target["graph"],
-                show_trainable=True,
-                show_layer_names=True,
-                expand_nested=True,
-            )
-        except Exception as exc:
-            graph["error"] = f"{type(exc).__name__}: {exc}"
-
+        graph = draw(models[0], target["graph"], keras)
     return {
+        "keras": {"name": keras.__name__, "version": keras.__version__},
         "def_site": _site_dict(def_site),
         "build_seconds": round(build_seconds, 4),
         "models": reports,
@@ -470,6 +542,52 @@ def build_target(
         ],
         "graph": graph,
     }
+
+
+# Past this many layers in all, nested models are drawn folded (one box each).
+GRAPH_MAX_EXPANDED = 80
+# Graphviz's bitmap renderer scales down anything taller than 32,767 pixels; plot_model's
+# boxes (show_trainable, 200 dpi) take about 220 pixels a layer, ranks included.
+PNG_MAX_PIXELS = 32_767
+PNG_PIXELS_PER_LAYER = 220
+
+
+def draw(model: Any, path: str, keras: Any) -> dict[str, Any]:
+    """Draw the model readably: fold nested models in a big one, SVG for a too-tall PNG."""
+    all_layers = [layer for layer in model._flatten_layers(include_self=False, recursive=True)]
+    nested = any(isinstance(layer, keras.Model) for layer in model.layers)
+    expand = not nested or len(all_layers) <= GRAPH_MAX_EXPANDED
+    notes = []
+    if not expand:
+        notes.append(
+            f"nested models are drawn folded: {len(all_layers)} layers in all would not be readable"
+        )
+    drawn = len(all_layers) if expand else len(model.layers)
+    if path.lower().endswith(".png") and drawn * PNG_PIXELS_PER_LAYER > PNG_MAX_PIXELS:
+        path = str(Path(path).with_suffix(".svg"))
+        notes.append(
+            f"drawn as SVG: a PNG of {drawn} layers would pass Graphviz's {PNG_MAX_PIXELS:,}-pixel limit"
+        )
+    graph: dict[str, Any] = {"path": path, "error": None, "note": "; ".join(notes) or None}
+    try:
+        keras.utils.plot_model(
+            model,
+            to_file=path,
+            show_trainable=True,
+            show_layer_names=True,
+            expand_nested=expand,
+        )
+    except Exception as exc:
+        graph["error"] = f"{type(exc).__name__}: {exc}"
+    return graph
+
+
+def _head_json(analysis: Analysis) -> dict[str, Any] | None:
+    try:
+        head = analysis.head()
+    except Exception:
+        return None
+    return None if head is None else head.as_json()
 
 
 def _short_repr(value: Any) -> str:
@@ -518,13 +636,23 @@ def _exit_message(exc: SystemExit) -> str:
 # -- the process -----------------------------------------------------------------------------
 
 
-def _import_keras(events: Events) -> Any | None:
-    backend = os.environ.get("KERAS_BACKEND", "")
+def _framework_dirs(keras: Any) -> tuple[str, ...]:
+    """tensorflow's package directory when keras is tf_keras (its tracking wraps setattr)."""
+    if keras.__name__ != "tf_keras":
+        return ()
+    tf = sys.modules.get("tensorflow")
+    tf_file = getattr(tf, "__file__", None)
+    return (str(Path(tf_file).resolve().parent),) if tf_file else ()
+
+
+def _import_keras(events: Events, name: str = "keras") -> Any | None:
+    """`import keras`, or `import tf_keras as keras` for a Keras 2 project."""
+    backend = "tensorflow" if name == "tf_keras" else os.environ.get("KERAS_BACKEND", "")
     try:
-        import keras
+        keras = importlib.import_module(name)
     except ModuleNotFoundError as exc:
         missing = exc.name or ""
-        kind = "keras_missing" if missing == "keras" else "backend_missing"
+        kind = "keras_missing" if missing == name else "backend_missing"
         events.send(
             event="fatal",
             kind=kind,
@@ -546,29 +674,111 @@ def _import_keras(events: Events) -> Any | None:
     return keras
 
 
-def _graph_unavailable(keras: Any) -> str | None:
-    from keras.src.utils import model_visualization as mv
+class _KerasAlias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """`import keras` (and `keras.layers`, ...) gives tf_keras' modules, as in a Keras 2
+    environment where the `keras` package is Keras 2. The same module objects, not copies,
+    so `keras.layers.Dense is tf_keras.layers.Dense`."""
 
-    if not mv.check_pydot():
-        return "pydot is not installed"
-    if not mv.check_graphviz():
-        return "pydot is installed but Graphviz's `dot` program was not found or does not run"
-    return None
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname != "keras" and not fullname.startswith("keras."):
+            return None
+        return importlib.util.spec_from_loader(fullname, self)
+
+    def create_module(self, spec: Any) -> ModuleType:
+        return importlib.import_module("tf_keras" + spec.name[len("keras") :])
+
+    def exec_module(self, module: ModuleType) -> None:
+        pass
+
+
+def alias_keras_to_tf_keras() -> None:
+    for name in [n for n in sys.modules if n == "keras" or n.startswith("keras.")]:
+        del sys.modules[name]  # Keras 3, if something imported it: user code must not get it
+    sys.meta_path.insert(0, _KerasAlias())
+
+
+def keras_backend(keras: Any) -> str:
+    config = getattr(keras, "config", None)
+    if config is not None and hasattr(config, "backend"):
+        return str(config.backend())
+    return "tensorflow"  # tf_keras (Keras 2) has only that one
+
+
+def clear_session(keras: Any) -> None:
+    """Reset keras' global state, so auto-generated names do not depend on earlier targets."""
+    utils_clear = getattr(getattr(keras, "utils", None), "clear_session", None)
+    if utils_clear is not None:
+        utils_clear(free_memory=False)
+    else:
+        keras.backend.clear_session()
+
+
+def limit_memory(max_bytes: int | None) -> None:
+    """Cap the address space (RLIMIT_AS): past it, allocations fail with MemoryError."""
+    if not max_bytes:
+        return
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        max_bytes = min(max_bytes, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (max_bytes, hard))
+
+
+def _in_big_stack(fn: Any) -> Any:
+    """Run `fn()` in a thread with a deep stack; return its value or re-raise its exception.
+
+    keras recurses once per layer while it maps a graph, so a 10,000-layer model needs
+    more than the main thread's stack and Python's default recursion limit.
+    """
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = fn()
+        except BaseException as exc:  # handed back to the caller as it is
+            outcome["error"] = exc
+
+    try:
+        old_size = threading.stack_size(BUILD_STACK_BYTES)
+    except (ValueError, RuntimeError):  # pragma: no cover - the platform refuses
+        return fn()
+    try:
+        thread = threading.Thread(target=run, name="kerlint-verify-build")
+        try:
+            thread.start()
+        except RuntimeError:  # cannot reserve the stack (a low --max-memory): build here
+            return fn()
+    finally:
+        threading.stack_size(old_size)
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    parent = os.environ.get(PARENT_VARIABLE, "")
+    die_with_parent(int(parent) if parent.isdigit() else None)
     request = json.loads(Path(args[0]).read_text(encoding="utf-8"))
     events = Events(args[1])
+    limit_memory(request.get("max_memory"))
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), RECURSION_LIMIT))
     for entry in reversed(request.get("sys_path", [])):
         if entry not in sys.path:
             sys.path.insert(0, entry)
 
     started = time.perf_counter()
-    keras = _import_keras(events)
+    keras_name = request.get("keras", "keras")
+    keras = _import_keras(events, keras_name)
     if keras is None:
         return 3
     import_seconds = time.perf_counter() - started
+    if keras_name == "tf_keras":
+        alias_keras_to_tf_keras()
 
     hooks = Hooks(keras)
     hooks.install_trainable_hook()
@@ -576,24 +786,24 @@ def main(argv: list[str] | None = None) -> int:
     if request.get("weights", "none") != "keep":
         hooks.install_applications_patch()
         block_network()
-    if request.get("graph"):
-        problem = _graph_unavailable(keras)
-        if problem:
-            events.send(event="fatal", kind="graph_unavailable", message=problem)
-            return 3
     events.send(
         event="ready",
         keras_version=keras.__version__,
-        backend=keras.config.backend(),
+        keras_name=keras_name,
+        backend=keras_backend(keras),
         import_seconds=round(import_seconds, 4),
         python=sys.version.split()[0],
     )
 
     for target in request["targets"]:
         events.send(event="start", id=target["id"])
-        keras.utils.clear_session(free_memory=False)  # same auto-names whatever ran before
+
+        def build(target: dict[str, Any] = target) -> dict[str, Any]:
+            clear_session(keras)  # same auto-names whatever ran before
+            return build_target(target, request, keras, hooks)
+
         try:
-            report = build_target(target, request, keras, hooks)
+            report = _in_big_stack(build)
         except TargetError as exc:
             events.send(
                 event="error", id=target["id"], kind=exc.kind, message=str(exc), traceback=""
@@ -608,6 +818,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         except BaseException as exc:  # user code may raise anything, KeyboardInterrupt included
             message, tb = _format_exception(exc)
+            if isinstance(exc, MemoryError) and request.get("max_memory"):
+                message += f" (the child's memory is limited to {request['max_memory']:,} bytes by --max-memory)"
             events.send(
                 event="error", id=target["id"], kind="exception", message=message, traceback=tb
             )

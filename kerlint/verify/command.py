@@ -16,7 +16,9 @@ import click
 
 from kerlint.verify import expectations as exp
 from kerlint.verify import snapshot as snap
+from kerlint.verify import which_keras
 from kerlint.verify.report import (
+    DEFAULT_MAX_DEPTH,
     JSON_VERSION,
     TargetResult,
     diagnostics_from,
@@ -32,6 +34,8 @@ from kerlint.verify.runner import (
     FatalError,
     Outcome,
     Session,
+    graph_fatal,
+    graph_tools_problem,
     run_targets,
 )
 from kerlint.verify.targets import (
@@ -44,10 +48,11 @@ from kerlint.verify.targets import (
     configured_backend,
     load_config,
     parse_kwargs,
+    parse_size,
     parse_target,
 )
 
-RUNTIME_CODES = ("KL001", "KL002", "KL003", "KL004", "KL012")
+RUNTIME_CODES = ("KL001", "KL002", "KL003", "KL004", "KL012", *(f"KL10{i}" for i in range(1, 8)))
 GRAPH_SUFFIXES = (".png", ".svg", ".pdf", ".dot")
 
 
@@ -157,6 +162,33 @@ def _fatal_message(error: FatalError, backend: str | None, source: str) -> str:
     return f"{error} (no backend is configured, so keras uses tensorflow)"
 
 
+def _fail(
+    ctx: click.Context, error: FatalError, backend: str | None, source: str, text: bool
+) -> None:
+    """Nothing can be built: say why (text on stderr, or a JSON document) and exit 2."""
+    message = _fatal_message(error, backend, source)
+    if text:
+        click.echo(f"kerlint verify: error: {message}", err=True)
+        if error.detail:
+            click.echo(error.detail, err=True)
+    else:
+        document = {"kerlint_verify": JSON_VERSION, "error": message, "exit_code": 2}
+        click.echo(json.dumps(document, indent=2))
+    ctx.exit(2)
+
+
+def _configured_keras(config_file: Path | None, cwd: Path) -> str:
+    """`keras = "auto" | "2" | "3"` of the [tool.kerlint] table that holds the verify table."""
+    from kerlint.config import ConfigError, find_pyproject_table, load_table
+
+    try:
+        table = load_table(config_file) if config_file else find_pyproject_table(cwd)[1]
+    except ConfigError:
+        return "auto"
+    value = str(table.get("keras", "auto"))
+    return value if value in ("auto", "2", "3") else "auto"
+
+
 def _codes(values: tuple[str, ...]) -> set[str]:
     codes = {c.strip().upper() for v in values for c in v.split(",") if c.strip()}
     bad = sorted(c for c in codes if not re.fullmatch(r"KL\d{3}", c))
@@ -233,13 +265,24 @@ def _codes(values: tuple[str, ...]) -> set[str]:
     "ignore_codes",
     multiple=True,
     metavar="CODE",
-    help="Runtime checks not to report (KL001, KL002, KL003, KL004, KL012).",
+    help="Runtime checks not to report (KL001-KL004, KL012, KL101-KL107).",
 )
 @click.option(
     "--max-depth",
     type=click.IntRange(min=0),
     metavar="N",
-    help="Show nested models only this deep in the layer table.",
+    help="Show nested models' layers this deep in the layer table [default: 1: a nested model is one row].",
+)
+@click.option(
+    "--max-memory",
+    metavar="SIZE",
+    help="Limit the child's address space (RLIMIT_AS), e.g. 4G; past it, building fails with MemoryError.",
+)
+@click.option(
+    "--keras",
+    "keras_choice",
+    type=click.Choice(["auto", "2", "3"]),
+    help="Which Keras builds the models: 2 uses tf_keras [default: keras in [tool.kerlint], else auto: as `kerlint check` decides per file].",
 )
 @click.option(
     "-q", "--quiet", is_flag=True, help="Only totals, findings and failures: no layer table."
@@ -267,6 +310,8 @@ def verify(
     graph_path: Path | None,
     ignore_codes: tuple[str, ...],
     max_depth: int | None,
+    max_memory: str | None,
+    keras_choice: str | None,
     quiet: bool,
     config_path: Path | None,
 ) -> None:
@@ -307,6 +352,10 @@ def verify(
                 raise VerifyConfigError(str(error)) from error
     if graph_path is not None:
         graph_paths(graph_path, selected)
+    memory_limit = parse_size(max_memory) if max_memory else config.max_memory
+    configured_keras = keras_choice or _configured_keras(config.path, cwd)
+    for target in selected:
+        which_keras.choose(target, configured_keras)
 
     if backend:
         chosen, source = backend, "--backend"
@@ -330,7 +379,11 @@ def verify(
         if not printed_header and session.keras_version:
             click.echo(header(session, source))
             printed_header = True
-        click.echo(render_target_text(result, max_depth=max_depth, quiet=quiet))
+        click.echo(
+            render_target_text(
+                result, max_depth=DEFAULT_MAX_DEPTH if max_depth is None else max_depth, quiet=quiet
+            )
+        )
         if not quiet:
             click.echo("")
 
@@ -341,6 +394,10 @@ def verify(
             show(i, missing)
         else:
             buildable.append(i)
+    if buildable and graph_path is not None:
+        problem = graph_tools_problem(chosen)
+        if problem:
+            _fail(ctx, graph_fatal(problem), chosen, source, text)
     if buildable:
         try:
             run_targets(
@@ -349,19 +406,12 @@ def verify(
                 timeout=timeout or config.timeout or DEFAULT_TIMEOUT,
                 weights=weights or config.weights or "none",
                 graph=graph_path is not None,
+                max_memory=memory_limit,
                 on_outcome=lambda j, outcome: show(buildable[j], outcome),
                 session=session,
             )
         except FatalError as error:
-            message = _fatal_message(error, chosen, source)
-            if text:
-                click.echo(f"kerlint verify: error: {message}", err=True)
-                if error.detail:
-                    click.echo(error.detail, err=True)
-            else:
-                document = {"kerlint_verify": JSON_VERSION, "error": message, "exit_code": 2}
-                click.echo(json.dumps(document, indent=2))
-            ctx.exit(2)
+            _fail(ctx, error, chosen, source, text)
 
     ordered = [results[i] for i in range(len(selected))]
     if update_snapshot and snapshot_file is not None:

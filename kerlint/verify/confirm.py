@@ -1,6 +1,7 @@
 """`kerlint check --verify`: runtime evidence for static findings.
 
-For every finding of a rule that a built model can show (KL002, KL003, KL004, KL012), the
+For every finding of a rule that a built model can show (KL002, KL003, KL004, KL012, and
+the model-definition rules KL101-KL107 on a compiled model's head and loss), the
 module-level function that holds it is built in the child process (when it can be called
 with no arguments), and the finding is marked:
 
@@ -21,10 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from kerlint.diagnostics import Diagnostic
+from kerlint.verify import which_keras
 from kerlint.verify.runner import FatalError, Outcome, run_targets
 from kerlint.verify.targets import Target
 
-CONFIRMABLE = frozenset({"KL002", "KL003", "KL004", "KL012"})
+# The freeze rules a built model shows, and the model-definition rules its compiled head shows.
+HEAD_CODES = frozenset(f"KL10{i}" for i in range(1, 8))
+CONFIRMABLE = frozenset({"KL002", "KL003", "KL004", "KL012"}) | HEAD_CODES
 
 
 @dataclass(frozen=True)
@@ -79,12 +83,13 @@ def confirm_diagnostics(
 ) -> list[Diagnostic]:
     """Return the diagnostics with `verification` set on the confirmable ones.
 
-    Each function is built once however many findings it holds; all of them in one child
-    process, with `timeout` seconds each. `backend=None` uses the user's configured one.
+    Each function is built once (per Keras the findings assumed) however many findings it
+    holds, with `timeout` seconds each; one child per Keras. `backend=None` uses the user's
+    configured one.
     """
     verifications: dict[int, dict[str, Any]] = {}
-    wanted: dict[tuple[str, str], list[int]] = {}
-    targets: dict[tuple[str, str], Target] = {}
+    wanted: dict[tuple[str, str, str], list[int]] = {}
+    targets: dict[tuple[str, str, str], Target] = {}
     sources: dict[str, str | None] = {}
     for i, d in enumerate(diagnostics):
         if d.code not in CONFIRMABLE:
@@ -122,7 +127,8 @@ def confirm_diagnostics(
                 "error", label, f"{factory.name}() needs arguments, so it was not built"
             )
             continue
-        key = (str(path), factory.name)
+        version = (d.keras or {}).get("version") or "3"
+        key = (str(path), factory.name, version)  # built by the Keras the finding assumed
         wanted.setdefault(key, []).append(i)
         if key not in targets:
             targets[key] = Target(
@@ -132,6 +138,7 @@ def confirm_diagnostics(
                 function=factory.name,
                 sys_path=[str(Path.cwd())],
             )
+            which_keras.choose(targets[key], None, version=version)  # "2": tf_keras
 
     if targets:
         keys = list(targets)
@@ -183,7 +190,11 @@ def judge(diagnostic: Diagnostic, outcome: Outcome) -> dict[str, Any]:
     found = [f for m in models for f in m["findings"] if f["code"] == diagnostic.code]
     if found:
         f = found[0]
-        detail = _confirmed_detail(diagnostic.code, f)
+        detail = (
+            _unconfirmed(diagnostic.code, models)[0]
+            if diagnostic.code in HEAD_CODES
+            else _confirmed_detail(diagnostic.code, f)
+        )
         if _same_file(f["file"], diagnostic.filename) and f["line"] != diagnostic.location.row:
             detail += f" (runtime evidence at line {f['line']})"
         counts = dict(f["counts"])
@@ -242,6 +253,23 @@ def _unconfirmed(code: str, models: list[dict[str, Any]]) -> tuple[str, dict[str
             f"{len(training)} of {len(bn)} BatchNormalization layers train, none where inference "
             "mode is expected (no frozen sibling, no training=False call)",
             {"trainable_batchnorm": len(training), "batchnorm": len(bn)},
+        )
+    if code in HEAD_CODES:
+        head = model.get("head")
+        if not head:
+            return "the built model's head could not be read (several outputs, or no graph)", {}
+        if not head.get("loss"):
+            return (
+                f"the built model ends in {head['activation']} over {head['units']} units and was "
+                "not compiled (or with a loss kerlint cannot read)",
+                {"units": head["units"] or 0},
+            )
+        logits = " (from_logits=True)" if head.get("from_logits") else ""
+        metrics = f", metrics {', '.join(head['metrics'])}" if head.get("metrics") else ""
+        return (
+            f"the built model ends in {head['activation']} over {head['units']} units and is "
+            f"compiled with {head['loss']}{logits}{metrics}",
+            {"units": head["units"] or 0},
         )
     if code == "KL004":
         frozen = [r for r in rows if not r["weights"] and not r["trainable"]]

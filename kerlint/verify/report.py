@@ -77,21 +77,42 @@ def _n(value: int) -> str:
     return f"{value:,}"
 
 
+def keras_label(name: str, version: str) -> str:
+    """`keras 3.15.1`, or `tf_keras 2.21.0 (Keras 2)`."""
+    return f"{name} {version}" + (" (Keras 2)" if name == "tf_keras" else "")
+
+
 def header(session: Session, backend_source: str) -> str:
-    source = f" ({backend_source})" if backend_source else ""
-    return f"kerlint verify: keras {session.keras_version}, backend {session.backend}{source}"
+    keras2 = session.keras_name == "tf_keras"  # Keras 2 has only the tensorflow backend
+    source = f" ({backend_source})" if backend_source and not keras2 else ""
+    line = (
+        f"kerlint verify: {keras_label(session.keras_name, session.keras_version)}, "
+        f"backend {session.backend}{source}"
+    )
+    if session.network == "python":
+        line += f"; network blocked in Python only ({session.network_note})"
+    return line
 
 
-def _row_note(row: dict[str, Any]) -> str:
+def _row_note(row: dict[str, Any], keras2: bool = False) -> str:
     notes = []
     if row["keras_trainable_weights"] != row["trainable_weights"]:
         notes.append(f"{row['name']}.trainable_weights reports {row['keras_trainable_weights']}")
     if row["called_with_training_false"]:
-        notes.append("called with training=False (ignored by fit)")
+        notes.append(
+            "called with training=False"
+            + (
+                " (BatchNormalization stays in inference: Keras 2)"
+                if keras2
+                else " (ignored by fit)"
+            )
+        )
     return "; ".join(notes)
 
 
-def layer_table(model: dict[str, Any], max_depth: int | None = None) -> list[str]:
+def layer_table(
+    model: dict[str, Any], max_depth: int | None = None, keras2: bool = False
+) -> list[str]:
     """The per-layer table: nested models indented, counts of what `fit()` will update.
 
     `trains` / `does not` count the layer's weights that `fit()` on the whole model will
@@ -117,7 +138,7 @@ def layer_table(model: dict[str, Any], max_depth: int | None = None) -> list[str
                 _n(row["non_trainable_weights"]),
                 _n(row["params"]),
                 "" if bn is None else ("inference" if bn["inference_mode"] else "batch stats"),
-                _row_note(row),
+                _row_note(row, keras2),
             ]
         )
     for path, count in hidden.items():
@@ -147,8 +168,11 @@ def diagnostic_line(d: Diagnostic) -> str:
     return f"{d.filename}:{d.location.row}:{d.location.column}: {d.code} {d.message}"
 
 
+DEFAULT_MAX_DEPTH = 1  # nested models show as one row each, their layers folded
+
+
 def render_target_text(
-    result: TargetResult, *, max_depth: int | None = None, quiet: bool = False
+    result: TargetResult, *, max_depth: int | None = DEFAULT_MAX_DEPTH, quiet: bool = False
 ) -> str:
     """The block of text for one target."""
     label = result.target.label
@@ -162,12 +186,18 @@ def render_target_text(
         return "\n".join(lines)
     report = outcome.report
     assert report is not None
+    keras = report.get("keras") or {}
     for model in report["models"]:
         m = model["model"]
         if not quiet:
             lines.append(
                 f"{label}: {m['class']} `{m['name']}`, built in {report['build_seconds']:.2f} s"
             )
+            if keras.get("name") == "tf_keras" or "tf_keras" in result.target.keras_because:
+                lines.append(
+                    f"  note: built with {keras_label(keras.get('name', ''), keras.get('version', ''))}: "
+                    f"{result.target.keras_because}"
+                )
             for note in report["notes"]:
                 lines.append(f"  note: {note}")
             for warning in report["warnings"]:
@@ -180,14 +210,19 @@ def render_target_text(
                         f"  note: `{call['model']}`.{call['kind']}(){where} was skipped (verify never "
                         f"trains); it had {call['trainable_weights']} trainable weights then"
                     )
-            lines += ["  " + line for line in layer_table(model, max_depth)]
+            keras2 = keras.get("name") == "tf_keras"
+            lines += ["  " + line for line in layer_table(model, max_depth, keras2)]
         lines.append(("  " if not quiet else f"{label}: ") + totals_line(model["totals"]))
     graph = report.get("graph")
     if graph:
         if graph["error"]:
             lines.append(f"{label}: graph: could not draw {graph['path']}: {graph['error']}")
-        elif not quiet:
-            lines.append(f"  graph written to {display_path(graph['path'])}")
+        else:
+            lines.append(
+                f"{'  ' if not quiet else label + ': '}graph written to {display_path(graph['path'])}"
+            )
+            if graph.get("note") and not quiet:
+                lines.append(f"  note: {graph['note']}")
     lines += [diagnostic_line(d) for d in result.diagnostics]
     for e in result.expectations:
         if not e.ok:
@@ -242,6 +277,7 @@ def target_json(result: TargetResult) -> dict[str, Any]:
         "kind": target.kind,
         "status": result.status,
         "error": result.outcome.error.as_json() if result.outcome.error else None,
+        "keras": {"name": target.keras, "because": target.keras_because},
     }
     report = result.outcome.report
     if report is not None:
@@ -255,9 +291,11 @@ def target_json(result: TargetResult) -> dict[str, Any]:
                 "model": models[0]["model"] if models else None,
                 "totals": models[0]["totals"] if models else None,
                 "layers": models[0]["layers"] if models else [],
+                "head": models[0].get("head") if models else None,
                 "graph": report.get("graph"),
             }
         )
+        data["keras"].update(report.get("keras") or {})
         if len(models) > 1:
             data["other_models"] = models[1:]
     data["diagnostics"] = [_diagnostic_json(d) for d in result.diagnostics]
@@ -272,6 +310,9 @@ def render_json(
     document = {
         "kerlint_verify": JSON_VERSION,
         "keras_version": session.keras_version or None,
+        "keras": session.keras_name if session.keras_version else None,
+        "network": session.network or None,
+        "network_note": session.network_note or None,
         "backend": session.backend or None,
         "backend_source": backend_source,
         "weights": weights,

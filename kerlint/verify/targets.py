@@ -8,6 +8,7 @@ The configuration table (paths are relative to the file that holds it):
     backend = "numpy"                 # numpy | jax | torch | tensorflow
     timeout = 120                     # seconds per target
     weights = "none"                  # or "keep": load pretrained weights (needs network)
+    max-memory = "4G"                 # the child's address space (RLIMIT_AS); --max-memory
     snapshot = "kerlint-verify.json"  # the lock file; --snapshot overrides it
     ignore = ["KL012"]                # runtime checks not to report
 
@@ -36,7 +37,7 @@ from kerlint.verify.expectations import Expectations
 
 BACKENDS = ("numpy", "jax", "torch", "tensorflow")
 SAVED_SUFFIXES = (".keras", ".h5", ".hdf5")
-TABLE_KEYS = {"backend", "timeout", "weights", "snapshot", "ignore", "targets"}
+TABLE_KEYS = {"backend", "timeout", "weights", "snapshot", "ignore", "targets", "max-memory"}
 TARGET_KEYS = {"target", "name", "kwargs", "expect"}
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
@@ -63,6 +64,8 @@ class Target:
     expect: Expectations = field(default_factory=Expectations)
     sys_path: list[str] = field(default_factory=list)
     graph: str | None = None
+    keras: str = "keras"  # the implementation that builds it: "keras" or "tf_keras"
+    keras_because: str = ""  # why that one (for the report)
 
     def request(self, ident: int) -> dict[str, Any]:
         """The JSON the child reads for this target."""
@@ -146,6 +149,21 @@ def parse_target(
     raise VerifyConfigError(f"cannot read target {text!r}: {TARGET_HELP}")
 
 
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
+
+
+def parse_size(text: str) -> int:
+    """`4G`, `512M`, `1.5GiB` or a number of bytes, as bytes (powers of 1024)."""
+    match = _SIZE.match(str(text))
+    if not match:
+        raise VerifyConfigError(f"--max-memory takes a size like 4G or 512M, got {text!r}")
+    number, unit = match.groups()
+    value = int(float(number) * 1024 ** " kmgt".index(unit.lower() or " "))
+    if value < 64 * 1024 * 1024:
+        raise VerifyConfigError(f"--max-memory {text} is too small to import keras (at least 64M)")
+    return value
+
+
 def parse_kwargs(text: str | None) -> dict[str, Any]:
     """`--kwargs '{"num_classes": 10}'`: a JSON object."""
     if not text:
@@ -170,6 +188,7 @@ class VerifyConfig:
     backend: str | None = None
     timeout: float | None = None
     weights: str | None = None
+    max_memory: int | None = None  # bytes (`max-memory = "4G"`)
     snapshot: Path | None = None
     ignore: list[str] = field(default_factory=list)
     targets: list[Target] = field(default_factory=list)
@@ -247,6 +266,11 @@ def load_config(start: Path, *, file: Path | None = None) -> VerifyConfig:
         ):
             raise VerifyConfigError(f"{where}: timeout must be a positive number of seconds")
         config.timeout = float(raw["timeout"])
+    if "max-memory" in raw:
+        try:
+            config.max_memory = parse_size(str(raw["max-memory"]))
+        except VerifyConfigError as error:
+            raise VerifyConfigError(f"{where}: max-memory: {error}") from None
     if "weights" in raw:
         if raw["weights"] not in ("none", "keep"):
             raise VerifyConfigError(f'{where}: weights must be "none" or "keep"')

@@ -229,6 +229,8 @@ def test_text_report_and_isolation(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         factory("hangs", iso),
         "--timeout",
         "3",
+        "--max-depth",
+        "2",
     )
     out = result.output
     assert result.exit_code == 2, out

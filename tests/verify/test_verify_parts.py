@@ -83,6 +83,7 @@ select = ["KL"]
 backend = "numpy"
 timeout = 30
 weights = "keep"
+max-memory = "3G"
 snapshot = "locks/verify.json"
 ignore = ["kl012"]
 targets = [
@@ -102,6 +103,7 @@ def test_config_table_is_read_and_relative_to_its_file(tmp_path: Path) -> None:
     assert (config.backend, config.timeout, config.weights) == ("numpy", 30.0, "keep")
     assert config.snapshot == tmp_path / "locks/verify.json"
     assert config.ignore == ["KL012"]
+    assert config.max_memory == 3 * 1024**3
     small, build, exported = config.targets
     assert small.path == str(tmp_path / "models.py") and small.function == "small"
     assert build.kwargs == {"num_classes": 10} and build.label == "models.py:build(num_classes=10)"
@@ -128,6 +130,7 @@ def test_config_table_is_read_and_relative_to_its_file(tmp_path: Path) -> None:
         ),
         ('targets = [{ target = "m.py:f", kwarg = {} }]', "unknown key(s) kwarg"),
         ("targets = [{ kwargs = {} }]", "`target` (a string) is required"),
+        ('max-memory = "lots"', "max-memory: --max-memory takes a size like 4G"),
     ],
 )
 def test_bad_config_is_a_usage_error(tmp_path: Path, table: str, message: str) -> None:
