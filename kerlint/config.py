@@ -92,6 +92,10 @@ DEFAULT_EXCLUDES = (
 )
 
 
+# Marks a code selected only for files that run Keras 2 (or an unknown Keras).
+KERAS2_ONLY = "@keras2"
+
+
 class ConfigError(Exception):
     """A configuration or usage mistake: the CLI prints it and exits 2."""
 
@@ -178,6 +182,8 @@ class Settings:
     root: Path
     config_file: Path | None = None
     select: frozenset[str] = frozenset()
+    # Selected only for files that run Keras 2 or an unknown Keras (KL012 by default).
+    select_keras2: frozenset[str] = frozenset()
     exclude: pathspec.PathSpec = field(
         default_factory=lambda: pathspec.GitIgnoreSpec.from_lines([])
     )
@@ -207,15 +213,17 @@ class Settings:
         return self
 
     def codes_for(self, path: Path) -> frozenset[str]:
-        """The selected codes minus the per-file ignores matching this path."""
-        if not self.per_file_ignores:
-            return self.select
-        relative = _relative(path, self.root)
+        """The selected codes minus the per-file ignores matching this path; the codes
+        selected for Keras 2 files only come as `KL012@keras2` (resolved once the file's
+        Keras is known, `engine.codes_for_mode`)."""
         ignored: set[str] = set()
-        for spec, codes in self.per_file_ignores:
-            if spec.match_file(relative) or spec.match_file(path.name):
-                ignored |= codes
-        return self.select - ignored
+        if self.per_file_ignores:
+            relative = _relative(path, self.root)
+            for spec, codes in self.per_file_ignores:
+                if spec.match_file(relative) or spec.match_file(path.name):
+                    ignored |= codes
+        keras2 = {f"{code}{KERAS2_ONLY}" for code in self.select_keras2 - ignored}
+        return (self.select - ignored) | keras2 if keras2 else self.select - ignored
 
     def is_excluded(self, path: Path) -> bool:
         relative = _relative(path, self.root)
@@ -249,6 +257,10 @@ class Settings:
             f"target-keras = {self.target_keras!r}",
             "select = [",
             *(f"    {code!r},  # {names.get(code, '')}" for code in sorted(self.select)),
+            *(
+                f"    {code!r},  # {names.get(code, '')} (files that run Keras 2 only)"
+                for code in sorted(self.select_keras2)
+            ),
             "]",
             f"unfixable = {sorted(self.unfixable)!r}",
             "per-file-ignores = {",
@@ -279,6 +291,13 @@ def _rule_codes() -> tuple[list[str], set[str], dict[str, str]]:
         {rule.code for rule in rules if rule.default},
         {rule.name: rule.code for rule in rules},
     )
+
+
+def _keras2_defaults() -> set[str]:
+    """Rules on by default only where a file runs Keras 2 (or an unknown Keras)."""
+    from kerlint.rules import registry
+
+    return {rule.code for rule in registry.all_rules() if rule.default_keras2}
 
 
 def _selector(raw: str, all_codes: Sequence[str], origin: str) -> tuple[int, set[str]] | None:
@@ -432,6 +451,8 @@ def build_settings(layers: list[_Layer], root: Path, config_file: Path | None) -
     """Fold the layers, the first the weakest, into one Settings."""
     all_codes, defaults, _ = _rule_codes()
     chosen = set(defaults)
+    # The same selectors over the Keras 2 defaults: what a Keras 2 file gets besides.
+    chosen_keras2 = defaults | _keras2_defaults()
     merged: dict = {}
     extend_exclude: list[str] = []
     pfi: dict[str, list[str]] = {}
@@ -439,6 +460,7 @@ def build_settings(layers: list[_Layer], root: Path, config_file: Path | None) -
     unfixable: set[str] = set()
     for layer in layers:
         chosen = _apply_selection(chosen, layer, all_codes)
+        chosen_keras2 = _apply_selection(chosen_keras2, layer, all_codes)
         table = layer.table
         for key in ("exclude", "verify", "keras", "target-keras", *_BOOL_KEYS):
             if key in table:
@@ -474,6 +496,7 @@ def build_settings(layers: list[_Layer], root: Path, config_file: Path | None) -
         root=root,
         config_file=config_file,
         select=frozenset(chosen),
+        select_keras2=frozenset(chosen_keras2 - chosen),
         exclude=pathspec.GitIgnoreSpec.from_lines(patterns),
         per_file_ignores=per_file,
         verify=merged["verify"][0] if "verify" in merged else {},

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import libcst as cst
 
+from kerlint.config import KERAS2_ONLY
 from kerlint.diagnostics import Diagnostic, Edit, Fix, Location
 from kerlint.facts import FileFacts
 from kerlint.facts.mode import DEFAULT_MODE, KerasMode
@@ -51,6 +52,18 @@ class FileResult:
 def rules_for(codes: Iterable[str]) -> list[Rule]:
     wanted = set(codes)
     return [rule for rule in registry.all_rules() if rule.code in wanted]
+
+
+def codes_for_mode(codes: frozenset[str], mode: KerasMode | None) -> frozenset[str]:
+    """The codes for a file whose Keras is decided: `KL012@keras2` becomes KL012 where the
+    file runs Keras 2 or an unknown Keras, and goes away for Keras 3."""
+    marked = {code for code in codes if code.endswith(KERAS2_ONLY)}
+    if not marked:
+        return codes
+    kept = codes - marked
+    if mode is not None and mode.version != "3":
+        kept |= {code[: -len(KERAS2_ONLY)] for code in marked}
+    return kept
 
 
 def check_file(
@@ -120,6 +133,7 @@ def check_source(
     project modules are followed into them.
     """
     text = source.text
+    codes = codes_for_mode(codes, mode)
     if rules is None:
         rules = closure_rules(source, codes, project)
     if not rules:

@@ -29,7 +29,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kerlint.diagnostics import Diagnostic, Location
-from kerlint.engine import FileResult, applicable_rules, check_source, closure_rules
+from kerlint.engine import (
+    FileResult,
+    applicable_rules,
+    check_source,
+    closure_rules,
+    codes_for_mode,
+)
 from kerlint.facts.mode import KerasMode
 from kerlint.rules import PARSE_ERROR, registry
 from kerlint.source import Source, SourceError, read_bytes, read_source
@@ -146,13 +152,14 @@ def _prefilter_and_lookup(
     project: Project | None = None,
     mode_for: ModeFor | None = None,
 ) -> FileResult | _Pending:
-    if project is None:
-        rules = applicable_rules(source.text, codes)
-    else:
-        rules = closure_rules(source, codes, project)
+    rules = _rules(source, codes, project)
     if not rules:
         return FileResult(source.path, [], source)
     mode = mode_for(source) if mode_for is not None else None
+    resolved = codes_for_mode(codes, mode)
+    if resolved != codes:  # a rule on by default for Keras 2 files: its prefilter too
+        codes = resolved
+        rules = _rules(source, codes, project)
     key = None
     if cache is not None:
         key = cache.key(data, codes, source.path.suffix, mode_key(mode))
@@ -163,6 +170,12 @@ def _prefilter_and_lookup(
             diagnostics, parsed = hit
             return FileResult(source.path, diagnostics, source, parsed)
     return _Pending(index, source, codes, tuple(rule.code for rule in rules), key, mode)
+
+
+def _rules(source: Source, codes: frozenset[str], project: Project | None):
+    if project is None:
+        return applicable_rules(source.text, codes)
+    return closure_rules(source, codes, project)
 
 
 def mode_key(mode: KerasMode | None) -> str:

@@ -160,3 +160,45 @@ def test_editing_the_pins_invalidates_the_cache(run_cli, tmp_path) -> None:
     assert run_cli(*args).exit_code == 1
     (root / "requirements.txt").write_text(KERAS2)
     assert run_cli(*args).exit_code == 0
+
+
+CHILD_UNDER_FROZEN_PARENT = """\
+from tensorflow import keras
+
+base = keras.Sequential([keras.layers.Dense(3), keras.layers.Dense(3)])
+inputs = keras.Input((4,))
+model = keras.Model(inputs, keras.layers.Dense(1)(base(inputs)))
+base.trainable = False
+base.layers[-1].trainable = True
+model.compile(optimizer="adam", loss="mse")
+model.fit(None, None)
+"""
+
+
+@pytest.mark.parametrize(
+    ("pins", "args", "expected"),
+    [
+        (KERAS2, (), {(7, "KL012")}),
+        (None, (), {(7, "KL012")}),
+        (KERAS3, (), set()),
+        (KERAS3, ("--extend-select", "KL012"), {(7, "KL012")}),
+        (KERAS2, ("--ignore", "KL012"), set()),
+        (KERAS2, ("--select", "KL001"), set()),
+        (KERAS2, ("--select", "KL01"), {(7, "KL012")}),
+    ],
+    ids=["keras2", "unknown", "keras3", "keras3-opted-in", "ignored", "replaced", "prefix"],
+)
+def test_kl012_is_on_by_default_where_the_file_runs_keras2(run_cli, tmp_path, pins, args, expected):
+    root = _project(tmp_path, pins, child=CHILD_UNDER_FROZEN_PARENT)
+    found = {(row, code) for _, row, code, _ in _codes(run_cli, root, *args)}
+    assert found == expected
+
+
+def test_json_and_show_settings_carry_the_keras_decision(run_cli, tmp_path) -> None:
+    root = _project(
+        tmp_path,
+        KERAS2,
+        gan=GAN.replace("disc.compile(", "disc.trainable = False\ndisc.compile(", 1),
+    )
+    (found,) = _codes(run_cli, root)
+    assert found[3] == {"version": "2", "because": "tensorflow==2.15.0 in requirements.txt"}

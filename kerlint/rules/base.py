@@ -57,6 +57,9 @@ class Rule:
     # A sharper test than text alone, for rules whose words are common (KL009).
     prefilter: Callable[[str], bool] | None = None
     default: bool = True
+    # On by default where the file runs Keras 2 or its Keras is unknown (KL012: a silent
+    # bug there, a bookkeeping oddity in Keras 3).
+    default_keras2: bool = False
     fix: Applicability | None = None
 
     def may_apply(self, text: str) -> bool:

@@ -72,4 +72,5 @@ RULE = Rule(
     requires=("trainable",),
     requires_pattern=TRAINABLE_WRITE,
     default=False,
+    default_keras2=True,
 )
