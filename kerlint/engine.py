@@ -297,6 +297,8 @@ def _to_diagnostics(
         if site is not None:  # in another module: at the call here, naming both places
             message, origin = _elsewhere(facts, site, finding.node, message)
             span, fix_spec = facts.range_of(site.call), None
+        elif not facts.is_here(finding.node):
+            continue  # in another module, outside any function spliced here: no place to name
         else:
             span = facts.range_of(finding.node)
             if facts.display and id(finding) not in facts.elsewhere:
