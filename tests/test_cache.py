@@ -54,6 +54,7 @@ def test_every_diagnostic_field_is_cached() -> None:
         "fix",
         "cell",
         "verification",  # added by --verify after the check, never cached
+        "keras",
         "origin",
     }
     assert {f.name for f in dataclasses.fields(Diagnostic)} == known
