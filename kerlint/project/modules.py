@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from kerlint.engine import _python_verdict
+from kerlint.engine import _parse, _python_verdict
 from kerlint.facts import names
 from kerlint.facts.model import Class, Function, Ref
 from kerlint.facts.records import Env, Imported, class_base
@@ -187,7 +187,7 @@ class Project:
             # native parser): never parsed, so a hostile dependency cannot take the run down.
             return None
         try:
-            module = cst.parse_module(record.text)
+            module = _parse(record.text, deep_stack=False)  # the GC paused, as for any file
         except Exception:
             return None
         self.parses += 1
