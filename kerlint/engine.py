@@ -39,6 +39,9 @@ class FileResult:
     diagnostics: list[Diagnostic]
     source: Source | None = None
     parsed: bool = False
+    # The diagnostics as the check made them, before findings in other checked modules were
+    # moved there (kerlint.project.placement): placing again starts from these.
+    unplaced: list[Diagnostic] | None = None
 
 
 def rules_for(codes: Iterable[str]) -> list[Rule]:

@@ -228,7 +228,11 @@ def _fix_cell(text: str, fixes: list[Fix]) -> tuple[str, list[int]]:
 
 
 def fix_file(
-    result: FileResult, codes: frozenset[str], unsafe: bool, data: bytes | None = None
+    result: FileResult,
+    codes: frozenset[str],
+    unsafe: bool,
+    data: bytes | None = None,
+    project=None,
 ) -> FixOutcome | None:
     """Fix one checked file in passes; None when it has nothing to fix.
 
@@ -238,7 +242,7 @@ def fix_file(
         return None
     if result.source is None:  # e.g. a result from a cache: read and check it again
         display = result.diagnostics[0].filename
-        result = check_file(result.path, codes, display=display, data=data)
+        result = check_file(result.path, codes, display=display, data=data, project=project)
         if result.source is None or not any(applicable(d, unsafe) for d in result.diagnostics):
             return None
     source = result.source
@@ -284,7 +288,7 @@ def fix_file(
             break
         document.source, document.data = new_source, new_data
         outcome.fixed.update(d.code for d in done)
-        current = check_source(new_source, codes)
+        current = check_source(new_source, codes, project=project)  # imports followed too
     else:
         if any(applicable(d, unsafe) for d in current.diagnostics):
             outcome.warnings.append(

@@ -52,6 +52,7 @@ class CheckRequest:
 class RunResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     files: list[FileResult] = field(default_factory=list)
+    project: object | None = None  # the kerlint.project.Project the run followed imports in
 
     @property
     def files_checked(self) -> int:
@@ -79,7 +80,7 @@ def run_check(
     cache = _open_cache(settings, cache_dir) if use_cache else None
     project = Project.for_paths(paths)
     files = check_paths(discover(paths, settings), settings.codes_for, jobs, cache, project)
-    result = RunResult(files=files)
+    result = RunResult(files=files, project=project)
     result.diagnostics = sorted((d for f in files for d in f.diagnostics), key=lambda d: d.sort_key)
     return result
 
@@ -191,6 +192,7 @@ def _fix_files(
             request.settings.codes_for(file_result.path),
             request.unsafe_fixes,
             data=stdin_data,
+            project=result.project,
         )
         if outcome is None:
             continue
@@ -242,6 +244,10 @@ def _write_fixes(
     for position, outcome in written.items():
         result.files[position] = outcome.result
         fixed += outcome.count
+    if written and result.project is not None:
+        from kerlint.project.placement import place_in_checked_modules
+
+        place_in_checked_modules(result.files)  # the fixed files' findings elsewhere, again
     result.diagnostics = sorted(
         (d for f in result.files for d in f.diagnostics), key=lambda d: d.sort_key
     )

@@ -718,3 +718,31 @@ def test_a_star_import_of_a_project_module(tmp_path: Path) -> None:
     )
     reported, _ = check(tmp_path, "train.py")
     assert reported == {"train.py": {(4, "KL002")}}
+
+
+def test_fix_keeps_the_findings_that_lie_in_other_modules(project: Path, run_cli) -> None:
+    """After --fix the fixed files are checked again with their imports followed, and the
+    findings in checked dependencies are placed there again (once)."""
+    script = """\
+        from models import build, unfreeze
+
+        model, base = build()
+        base.trainable = False
+        model.compile(optimizer="adam", loss="mse")
+        model.fit(x, y)
+        unfreeze(base)
+        model.fit(x, y)
+        model.layers[1].trainable = "False"
+    """
+    models = MODELS + '\n\ndef other(m):\n    m.layers[1].trainable = "True"\n'
+    write(project, {"models.py": models, "train.py": script})
+    result = run_cli("check", "--no-cache", "--fix", "train.py")
+    assert result.exit_code == 1
+    assert "train.py:7:1: KL001 " in result.output and "train.py:7:1: KL003 " in result.output
+    assert "Fixed 1 error." in result.output
+    write(project, {"models.py": models, "train.py": script})
+    result = run_cli("check", "--no-cache", "--fix", "train.py", "models.py")
+    found = sorted(line.split(" ", 2)[:2] for line in result.output.splitlines() if ": KL" in line)
+    assert found == [["models.py:15:5:", "KL001"], ["models.py:15:5:", "KL003"]]
+    assert "Fixed 2 errors." in result.output
+    assert "trainable = True" in (project / "models.py").read_text()
