@@ -746,3 +746,22 @@ def test_fix_keeps_the_findings_that_lie_in_other_modules(project: Path, run_cli
     assert found == [["models.py:15:5:", "KL001"], ["models.py:15:5:", "KL003"]]
     assert "Fixed 2 errors." in result.output
     assert "trainable = True" in (project / "models.py").read_text()
+
+
+def test_the_closure_sees_imports_over_several_lines(tmp_path: Path) -> None:
+    """What the cache key covers: `from pkg import (\\n models,\\n)` names pkg/models.py."""
+    write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/models.py": MODELS,
+            "pkg/utils.py": "",
+            "pkg/extra.py": "",
+            "train.py": "from pkg import (\n    models,  # nets\n    utils as u,\n)\n"
+            "from pkg.utils import a, \\\n    b\nimport pkg.extra as e\n",
+        },
+    )
+    project = Project.for_paths([tmp_path])
+    train = tmp_path / "train.py"
+    names = [record.file.name for record in project.closure(train, train.read_text())]
+    assert names == ["pkg", "pkg.extra", "pkg.models", "pkg.utils"]
