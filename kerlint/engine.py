@@ -147,7 +147,7 @@ def check_source(
         _reraise_when_debugging()
         return FileResult(source.path, [_internal_error(source.display, "parsing", exc)], source)
     try:
-        resolver = project.resolver(source.path) if project is not None else None
+        resolver = project.resolver(source.path, text) if project is not None else None
         facts = FileFacts(
             module,
             text,

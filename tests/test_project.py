@@ -765,3 +765,13 @@ def test_the_closure_sees_imports_over_several_lines(tmp_path: Path) -> None:
     train = tmp_path / "train.py"
     names = [record.file.name for record in project.closure(train, train.read_text())]
     assert names == ["pkg", "pkg.extra", "pkg.models", "pkg.utils"]
+
+
+def test_only_modules_the_imports_reach_are_followed(tmp_path: Path) -> None:
+    """`import pkg; pkg.models.freeze(m)` reaches models only when pkg imports it (as in
+    Python); what is followed is exactly what the cache key covers."""
+    body = "import keras\nimport pkg\nm = keras.Sequential([])\npkg.models.freeze(m)\nm.fit(1)\n"
+    write(tmp_path, {"pkg/__init__.py": "", "pkg/models.py": MODELS, "train.py": body})
+    assert check(tmp_path, "train.py")[0] == {"train.py": set()}
+    (tmp_path / "pkg" / "__init__.py").write_text("from . import models\n")
+    assert check(tmp_path, "train.py")[0] == {"train.py": {(5, "KL002")}}
