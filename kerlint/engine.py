@@ -47,6 +47,9 @@ class FileResult:
     parsed: bool = False
     # The Keras the file was judged by (None: not decided, the engine's default, Keras 3).
     mode: KerasMode | None = None
+    # The diagnostics as the check made them, before findings in other checked modules were
+    # moved there (kerlint.project.placement): placing again starts from these.
+    unplaced: list[Diagnostic] | None = None
 
 
 def rules_for(codes: Iterable[str]) -> list[Rule]:
@@ -173,7 +176,7 @@ def check_source(
         _reraise_when_debugging()
         return FileResult(source.path, [_internal_error(source.display, "parsing", exc)], source)
     try:
-        resolver = project.resolver(source.path) if project is not None else None
+        resolver = project.resolver(source.path, text) if project is not None else None
         facts = FileFacts(
             module,
             text,
@@ -665,6 +668,8 @@ def _to_diagnostics(
         if site is not None:  # in another module: at the call here, naming both places
             message, origin = _elsewhere(facts, site, finding.node, message)
             span, fix_spec = facts.range_of(site.call), None
+        elif not facts.is_here(finding.node):
+            continue  # in another module, outside any function spliced here: no place to name
         else:
             span = facts.range_of(finding.node)
             if facts.display and id(finding) not in facts.elsewhere:

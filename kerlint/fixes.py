@@ -234,6 +234,7 @@ def fix_file(
     unsafe: bool,
     data: bytes | None = None,
     unfixable: frozenset[str] = frozenset(),
+    project=None,
 ) -> FixOutcome | None:
     """Fix one checked file in passes; None when it has nothing to fix.
 
@@ -248,7 +249,9 @@ def fix_file(
         return None
     if result.source is None:  # e.g. a result from a cache: read and check it again
         display = result.diagnostics[0].filename
-        result = check_file(result.path, codes, display=display, data=data, mode=result.mode)
+        result = check_file(
+            result.path, codes, display=display, data=data, mode=result.mode, project=project
+        )
         if result.source is None or not any(to_fix(d) for d in result.diagnostics):
             return None
     source = result.source
@@ -299,7 +302,7 @@ def fix_file(
             break
         document.source, document.data = new_source, new_data
         outcome.fixed.update(d.code for d in done)
-        current = check_source(new_source, codes, mode=result.mode)
+        current = check_source(new_source, codes, mode=result.mode, project=project)
     else:
         if any(to_fix(d) for d in current.diagnostics):
             outcome.warnings.append(

@@ -63,6 +63,7 @@ class CheckRequest:
 class RunResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     files: list[FileResult] = field(default_factory=list)
+    project: object | None = None  # the kerlint.project.Project the run followed imports in
 
     @property
     def files_checked(self) -> int:
@@ -98,7 +99,7 @@ def run_check(
         project,
         keras_mode_for(settings),
     )
-    result = RunResult(files=files)
+    result = RunResult(files=files, project=project)
     result.diagnostics = sorted((d for f in files for d in f.diagnostics), key=lambda d: d.sort_key)
     return result
 
@@ -340,6 +341,7 @@ def _fix_files(
             request.unsafe_fixes,
             data=stdin_data,
             unfixable=request.settings.settings_for(path).unfixable,
+            project=result.project,
         )
         if outcome is None:
             continue
@@ -390,6 +392,10 @@ def _write_fixes(
     for position, outcome in written.items():
         result.files[position] = outcome.result
         fixed += outcome.count
+    if written and result.project is not None:
+        from kerlint.project.placement import place_in_checked_modules
+
+        place_in_checked_modules(result.files)  # the fixed files' findings elsewhere, again
     result.diagnostics = sorted(
         (d for f in result.files for d in f.diagnostics), key=lambda d: d.sort_key
     )

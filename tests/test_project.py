@@ -719,3 +719,60 @@ def test_a_star_import_of_a_project_module(tmp_path: Path) -> None:
     )
     reported, _ = check(tmp_path, "train.py")
     assert reported == {"train.py": {(4, "KL002")}}
+
+
+def test_fix_keeps_the_findings_that_lie_in_other_modules(project: Path, run_cli) -> None:
+    """After --fix the fixed files are checked again with their imports followed, and the
+    findings in checked dependencies are placed there again (once)."""
+    script = """\
+        from models import build, unfreeze
+
+        model, base = build()
+        base.trainable = False
+        model.compile(optimizer="adam", loss="mse")
+        model.fit(x, y)
+        unfreeze(base)
+        model.fit(x, y)
+        model.layers[1].trainable = "False"
+    """
+    models = MODELS + '\n\ndef other(m):\n    m.layers[1].trainable = "True"\n'
+    write(project, {"models.py": models, "train.py": script})
+    result = run_cli("check", "--no-cache", "--fix", "train.py")
+    assert result.exit_code == 1
+    assert "train.py:7:1: KL001 " in result.output and "train.py:7:1: KL003 " in result.output
+    assert "Fixed 1 error." in result.output
+    write(project, {"models.py": models, "train.py": script})
+    result = run_cli("check", "--no-cache", "--fix", "train.py", "models.py")
+    found = sorted(line.split(" ", 2)[:2] for line in result.output.splitlines() if ": KL" in line)
+    assert found == [["models.py:15:5:", "KL001"], ["models.py:15:5:", "KL003"]]
+    assert "Fixed 2 errors." in result.output
+    assert "trainable = True" in (project / "models.py").read_text()
+
+
+def test_the_closure_sees_imports_over_several_lines(tmp_path: Path) -> None:
+    """What the cache key covers: `from pkg import (\\n models,\\n)` names pkg/models.py."""
+    write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/models.py": MODELS,
+            "pkg/utils.py": "",
+            "pkg/extra.py": "",
+            "train.py": "from pkg import (\n    models,  # nets\n    utils as u,\n)\n"
+            "from pkg.utils import a, \\\n    b\nimport pkg.extra as e\n",
+        },
+    )
+    project = Project.for_paths([tmp_path])
+    train = tmp_path / "train.py"
+    names = [record.file.name for record in project.closure(train, train.read_text())]
+    assert names == ["pkg", "pkg.extra", "pkg.models", "pkg.utils"]
+
+
+def test_only_modules_the_imports_reach_are_followed(tmp_path: Path) -> None:
+    """`import pkg; pkg.models.freeze(m)` reaches models only when pkg imports it (as in
+    Python); what is followed is exactly what the cache key covers."""
+    body = "import keras\nimport pkg\nm = keras.Sequential([])\npkg.models.freeze(m)\nm.fit(1)\n"
+    write(tmp_path, {"pkg/__init__.py": "", "pkg/models.py": MODELS, "train.py": body})
+    assert check(tmp_path, "train.py")[0] == {"train.py": set()}
+    (tmp_path / "pkg" / "__init__.py").write_text("from . import models\n")
+    assert check(tmp_path, "train.py")[0] == {"train.py": {(5, "KL002")}}

@@ -147,6 +147,10 @@ class FileFacts:
         wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
         return wrapper.resolve(PositionProvider)
 
+    def is_here(self, node: cst.CSTNode) -> bool:
+        """Is `node` part of this file (not of a module spliced in)?"""
+        return node in self._positions
+
     def range_of(self, node: cst.CSTNode) -> CodeRange:
         return self._positions[node]
 

@@ -183,7 +183,8 @@ class ProjectIndex:
 
 
 _IMPORT = re.compile(
-    r"^[ \t]*(?:from[ \t]+(?P<dots>\.*)[ \t]*(?P<from>[\w.]*)[ \t]+import[ \t]+(?P<names>\(?[^\n#]*)"
+    r"^[ \t]*(?:from[ \t]+(?P<dots>\.*)[ \t]*(?P<from>[\w.]*)[ \t]+import[ \t]*"
+    r"(?P<names>\([^)]*\)|(?:[^\n#\\]|\\\n)*)"  # `(a,\n b)` and `a, \\\n b` span lines
     r"|import[ \t]+(?P<modules>[^\n#;]+))",
     re.MULTILINE,
 )
@@ -209,9 +210,10 @@ def imported_modules(text: str, package: str | None) -> list[tuple[str, tuple[st
         absolute = absolute_import(package, len(match.group("dots")), match.group("from") or None)
         if absolute is None:
             continue
+        text_names = re.sub(r"#[^\n]*", "", match.group("names")).strip("() \t\n")
         imported = tuple(
-            name.strip().split(" ")[0]
-            for name in match.group("names").strip("()\\ \t").split(",")
+            name.split()[0]
+            for name in text_names.replace("\\\n", " ").split(",")
             if name.strip() and name.strip() != "*"
         )
         found.append((absolute, imported))

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from kerlint.engine import _python_verdict
+from kerlint.engine import _parse, _python_verdict
 from kerlint.facts import names
 from kerlint.facts.model import Class, Function, Ref
 from kerlint.facts.records import Env, Imported, class_base
@@ -187,7 +187,7 @@ class Project:
             # native parser): never parsed, so a hostile dependency cannot take the run down.
             return None
         try:
-            module = cst.parse_module(record.text)
+            module = _parse(record.text, deep_stack=False)  # the GC paused, as for any file
         except Exception:
             return None
         self.parses += 1
@@ -242,8 +242,13 @@ class Project:
         return result
 
     # -------------------------------------------------------------- resolution
-    def resolver(self, importer: Path | None) -> Resolver:
-        return Resolver(self, importer)
+    def resolver(self, importer: Path | None, text: str | None = None) -> Resolver:
+        """The resolver for a file; given its text, it only reaches the modules of its import
+        closure, which are exactly those its cache key covers."""
+        allowed = None
+        if importer is not None and text is not None:
+            allowed = {record.file.path for record in self.closure(importer, text)}
+        return Resolver(self, importer, allowed)
 
     def package_of(self, path: Path) -> str:
         return self.index.module_of(path).package
@@ -259,8 +264,11 @@ class Project:
 class Resolver:
     """The builder's `resolve` hook for one checked file (imports as that file sees them)."""
 
-    def __init__(self, project: Project, importer: Path | None) -> None:
+    def __init__(
+        self, project: Project, importer: Path | None, allowed: set[Path] | None = None
+    ) -> None:
         self.project = project
+        self.allowed = allowed
         self.importer = Path(os.path.abspath(importer)) if importer is not None else None
         self.search = project.index.search_path(self.importer)
         self._key = tuple(self.search)
@@ -288,24 +296,22 @@ class Resolver:
         ]
 
     def __call__(self, qualified: str) -> Imported | None:
-        key = (self._key, qualified)
-        unresolved = self.project._unresolved
-        if key in unresolved:
+        if (self._key, qualified) in self.project._unresolved:
             return None
-        found = self.definition(qualified, MAX_REEXPORTS)
-        if found is None:
-            unresolved.add(key)
-        return found
+        return self.definition(qualified, MAX_REEXPORTS)
 
     def definition(self, qualified: str, hops: int) -> Imported | None:
         if hops <= 0:
             return None
         split = self.project.index.split(qualified, self.importer, self.search)
-        if split is None:
+        if split is None:  # no project module at all, from this file's folder
+            self.project._unresolved.add((self._key, qualified))
             return None
         module, rest = split
         if len(rest) != 1:  # the module itself, or an attribute of a definition
             return None
+        if self.allowed is not None and module.path not in self.allowed:
+            return None  # reached without an import naming it: not in the cache key either
         record = self.project.parsed(module)
         if record is None:
             return None

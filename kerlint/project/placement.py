@@ -17,12 +17,19 @@ from kerlint.suppress import find_suppressions
 
 
 def place_in_checked_modules(results: list[FileResult]) -> None:
-    """Move findings whose origin is a checked file into that file's result, once each."""
+    """Move findings whose origin is a checked file into that file's result, once each.
+
+    Placing again (after `--fix` rewrote some files) starts from each file's diagnostics as
+    its check made them (`FileResult.unplaced`), so nothing moves twice or gets lost."""
     by_path = {os.path.abspath(result.path): result for result in results}
     moved: dict[str, list[Diagnostic]] = {}
     for result in results:
+        if result.unplaced is None:
+            result.unplaced = list(result.diagnostics)
+        result.diagnostics = list(result.unplaced)
+    for result in results:
         kept = []
-        for diagnostic in result.diagnostics:
+        for diagnostic in result.unplaced or ():
             origin = diagnostic.origin
             target = by_path.get(origin["path"]) if origin else None
             if origin is None or target is None or target.source is None:
