@@ -232,7 +232,10 @@ def check(ctx: click.Context, paths: tuple[Path, ...], **options) -> None:
     if options["show_settings"]:
         first = Path(stdin_filename) if reading_stdin and stdin_filename else targets[0]
         click.echo(f"Resolved settings for: {_printable(str(first))}")
-        click.echo(resolver.settings_for(first).describe())
+        settings = resolver.settings_for(first)
+        click.echo(settings.describe())
+        for line in _keras_decision(first, settings):
+            click.echo(line)
         ctx.exit(0)
     if not reading_stdin:
         missing = [str(p) for p in targets if not p.exists()]
@@ -398,6 +401,36 @@ def explain(code: str | None, show_all: bool, fmt: str) -> None:
         click.echo(json.dumps(records if show_all else records[0], indent=2))
         return
     click.echo("\n\n".join(rule_page(r.code) or f"# {r.code}: {r.name}\n" for r in chosen))
+
+
+def _keras_decision(path: Path, settings) -> list[str]:
+    """--show-settings FILE: which Keras the file runs, why, and the project files read."""
+    if not path.is_file():
+        return []
+    from kerlint.keras_version import KerasDetector
+    from kerlint.source import SourceError, read_source
+
+    try:
+        source = read_source(path, str(path))
+    except SourceError as exc:
+        return [f"# keras decision: the file cannot be read ({exc.message})"]
+    detector = KerasDetector()
+    mode = detector.decide(
+        path,
+        source.text,
+        configured=settings.keras,
+        target=settings.target_keras,
+        notebook=source.notebook,
+    )
+    version = f"Keras {mode.version}" if mode.version else "unknown (the portable reading)"
+    lines = [
+        f"keras decision = {_printable(version)}",
+        f"  because: {_printable(mode.because)}",
+        f"  upgrade view: {'on (target-keras = 3)' if mode.upgrade_view else 'off'}",
+    ]
+    files = detector.project_files(path)
+    lines += [f"  read: {_printable(str(file))}" for file in files]
+    return lines
 
 
 def _register_optional_commands() -> None:

@@ -202,3 +202,14 @@ def test_json_and_show_settings_carry_the_keras_decision(run_cli, tmp_path) -> N
     )
     (found,) = _codes(run_cli, root)
     assert found[3] == {"version": "2", "because": "tensorflow==2.15.0 in requirements.txt"}
+
+
+def test_show_settings_prints_the_keras_decision_and_the_files_read(run_cli, tmp_path) -> None:
+    root = _project(tmp_path, KERAS2, gan=GAN)
+    result = run_cli("check", "--show-settings", str(root / "gan.py"))
+    assert result.exit_code == 0, result.output
+    assert "keras decision = Keras 2" in result.output
+    assert "because: tensorflow==2.15.0 in requirements.txt" in result.output
+    assert f"read: {root / 'requirements.txt'}" in result.output
+    upgrade = run_cli("check", "--show-settings", "--target-keras", "3", str(root / "gan.py"))
+    assert "upgrade view: on" in upgrade.output

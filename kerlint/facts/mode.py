@@ -46,7 +46,8 @@ class KerasMode:
     def describe(self) -> str:
         """How messages name the assumption: `Keras 2 (tensorflow==2.15.0 in requirements.txt)`."""
         name = f"Keras {self.version}" if self.version else "an unknown Keras version"
-        return f"{name} ({self.because})"
+        upgrade = f"; upgrade view to Keras {self.target}" if self.upgrade_view else ""
+        return f"{name} ({self.because}{upgrade})"
 
 
 DEFAULT_MODE = KerasMode()
