@@ -87,10 +87,12 @@ class KerasApi(_Base):
                         if isinstance(optimizer, Obj) and optimizer.kind == "optimizer"
                         else None
                     )
-                    self.emit("compile", node, target=obj, optimizer=opt)
+                    event = self.emit("compile", node, target=obj, optimizer=opt)
+                    self.facts.heads.note_compile(self, event, objs, positional, keywords)
                 elif method in names.TRAIN_METHODS:
                     handled = True
-                    self.emit("train", node, target=obj, method=method)
+                    event = self.emit("train", node, target=obj, method=method)
+                    self.facts.heads.note_train(self, event, positional, keywords)
                 elif method in names.START_METHODS:
                     handled = True
                     self.emit("start", node, target=obj, method=method)
@@ -103,6 +105,7 @@ class KerasApi(_Base):
                     handled = True
                     for value in positional[0]:
                         obj.adopt(value)
+                    self.facts.heads.note_add(self, obj, positional[0])
                 elif method in names.BENIGN_METHODS:
                     handled = True
             if obj.kind == "optimizer" and method in ("apply_gradients", "apply", "minimize"):
@@ -136,6 +139,9 @@ class KerasApi(_Base):
     def call_ref(self, node, ref: Ref, positional, keywords, env) -> Values:
         canonical = names.canonical(ref.name)
         leaf = ref.name.rsplit(".", 1)[-1]
+        noted = self.facts.heads.note_ref_call(self, node, ref, positional, keywords)
+        if noted is not None:
+            return noted
         if canonical is None and self.resolve is not None:
             function = self.resolve(ref.name)
             if function is not None:
@@ -217,6 +223,7 @@ class KerasApi(_Base):
                 if isinstance(tensor, Obj) and tensor.kind == "tensor":
                     for source in sources(tensor):
                         model.adopt(source)
+        self.facts.heads.note_model(self, model, structure, positional, keywords)
         return model
 
     def call_layer(self, node: cst.Call, callee: Obj, positional, keywords) -> Obj:
@@ -232,6 +239,7 @@ class KerasApi(_Base):
             for value in flatten(values):
                 if isinstance(value, Obj) and value.kind == "tensor":
                     tensor.sources |= sources(value)
+        self.facts.heads.note_layer_call(tensor, callee, positional, keywords)
         return tensor
 
     def instantiate(self, node, klass: Class, positional, keywords, env) -> Values:

@@ -15,6 +15,13 @@ from kerlint.rules import (
     kl010_trainable_compared_not_assigned,
     kl011_trainable_changed_during_fit,
     kl012_unfreeze_under_frozen_submodel,
+    kl101_probability_output_from_logits,
+    kl102_crossentropy_on_non_probability_output,
+    kl103_threshold_metric_on_logits,
+    kl104_double_output_activation,
+    kl105_single_unit_categorical_crossentropy,
+    kl106_softmax_over_one_unit,
+    kl107_accuracy_on_multilabel_output,
 )
 from kerlint.rules.base import Rule
 
@@ -33,6 +40,13 @@ _MODULES = (
     kl010_trainable_compared_not_assigned,
     kl011_trainable_changed_during_fit,
     kl012_unfreeze_under_frozen_submodel,
+    kl101_probability_output_from_logits,
+    kl102_crossentropy_on_non_probability_output,
+    kl103_threshold_metric_on_logits,
+    kl104_double_output_activation,
+    kl105_single_unit_categorical_crossentropy,
+    kl106_softmax_over_one_unit,
+    kl107_accuracy_on_multilabel_output,
 )
 _RULES: tuple[Rule, ...] = tuple(module.RULE for module in _MODULES)
 _BY_CODE = {rule.code: rule for rule in _RULES}

@@ -58,6 +58,8 @@ class Rule:
     prefilter: Callable[[str], bool] | None = None
     default: bool = True
     fix: Applicability | None = None
+    # The heading `kerlint rules` and the README list the rule under.
+    family: str = "Freeze and fine-tuning"
 
     def may_apply(self, text: str) -> bool:
         """Cheap text test so files that cannot matter are never parsed."""

@@ -1,0 +1,64 @@
+"""KL107: `"accuracy"` on a multi-label sigmoid head: Keras 3 picks categorical accuracy."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import libcst as cst
+
+from kerlint.facts import FileFacts
+from kerlint.rules.base import Finding, Rule
+from kerlint.rules.kl1_heads import (
+    FAMILY,
+    REQUIRES,
+    keras_assumed,
+    model_name,
+    pattern,
+    trained_compiles,
+)
+
+
+def check(facts: FileFacts) -> Iterator[Finding]:
+    mode = facts.mode
+    if mode.keras2 and not mode.upgrade_view:
+        return  # Keras 2 chose binary accuracy for a binary crossentropy
+    for compiled in trained_compiles(facts):
+        head, loss = compiled.head, compiled.loss
+        if head is None or loss is None or compiled.metrics is None:
+            continue
+        if head.activation != "sigmoid" or loss.kind != "binary":
+            continue
+        if head.units is None or head.units < 3:
+            continue  # two sigmoid units with one-hot labels: categorical accuracy is right
+        for metric in compiled.metrics:
+            if not isinstance(metric.node, cst.SimpleString) or metric.name not in (
+                "accuracy",
+                "acc",
+            ):
+                continue
+            if mode.keras2 or mode.unknown:
+                versions = (
+                    "Keras 3 picks categorical accuracy here (Keras 2 picked binary accuracy)"
+                )
+            else:
+                versions = "Keras 3 picks `CategoricalAccuracy` by the output's shape"
+            yield Finding(
+                metric.node,
+                f"`{facts.code(metric.node)}` on the {head.units} sigmoid outputs of "
+                f"`{model_name(facts, compiled)}` trained with binary crossentropy: {versions}, "
+                "which compares the argmax of the outputs with the argmax of the labels, so for "
+                "multi-hot labels the number reported is not per-label accuracy (0.71 vs 0.92) "
+                f"({keras_assumed(facts)}). If your labels are multi-hot, use "
+                '`keras.metrics.BinaryAccuracy(name="accuracy")`.',
+            )
+
+
+RULE = Rule(
+    code="KL107",
+    name="accuracy-on-multilabel-output",
+    summary='`"accuracy"` on a multi-label sigmoid output trained with binary crossentropy',
+    check=check,
+    requires=REQUIRES,
+    family=FAMILY,
+    requires_pattern=pattern(r"[\"']acc"),
+)
