@@ -22,6 +22,10 @@ from kerlint.rules import (
     kl105_single_unit_categorical_crossentropy,
     kl106_softmax_over_one_unit,
     kl107_accuracy_on_multilabel_output,
+    kl108_preprocess_input_mismatch,
+    kl109_rescaled_input_to_self_normalizing_application,
+    kl110_validation_split_on_ordered_data,
+    kl111_linear_stack,
 )
 from kerlint.rules.base import Rule
 
@@ -47,6 +51,10 @@ _MODULES = (
     kl105_single_unit_categorical_crossentropy,
     kl106_softmax_over_one_unit,
     kl107_accuracy_on_multilabel_output,
+    kl108_preprocess_input_mismatch,
+    kl109_rescaled_input_to_self_normalizing_application,
+    kl110_validation_split_on_ordered_data,
+    kl111_linear_stack,
 )
 _RULES: tuple[Rule, ...] = tuple(module.RULE for module in _MODULES)
 _BY_CODE = {rule.code: rule for rule in _RULES}

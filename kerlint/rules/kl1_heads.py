@@ -128,3 +128,79 @@ def function_removal(facts: FileFacts, call: cst.CSTNode) -> tuple[cst.CSTNode, 
 def keras_assumed(facts: FileFacts) -> str:
     """How a message names the Keras it judged the code by."""
     return f"assuming {facts.mode.describe()}"
+
+
+# keras.applications: the module each constructor lives in, and how its `preprocess_input`
+# scales pixels (measured, model-semantics RESULTS.md §3.14).
+PREPROCESS_MODES = {
+    "resnet50": "caffe", "resnet": "caffe", "vgg16": "caffe", "vgg19": "caffe",
+    "resnet_v2": "tf", "inception_v3": "tf", "inception_resnet_v2": "tf", "xception": "tf",
+    "mobilenet": "tf", "mobilenet_v2": "tf", "nasnet": "tf",
+    "densenet": "torch",
+    "efficientnet": "none", "efficientnet_v2": "none", "convnext": "none", "mobilenet_v3": "none",
+}  # fmt: skip
+MODE_TEXT = {
+    "caffe": "BGR with the ImageNet mean subtracted (about -124..151)",
+    "tf": "scaled to [-1, 1]",
+    "torch": "scaled to [0, 1] and standardised",
+    "none": "left as 0..255 pixels (the model rescales them itself)",
+}
+
+
+def application_module(leaf: str) -> str | None:
+    """`resnet50` for ResNet50, `efficientnet_v2` for EfficientNetV2B0, ..."""
+    exact = {
+        "ResNet50": "resnet50", "ResNet101": "resnet", "ResNet152": "resnet",
+        "ResNet50V2": "resnet_v2", "ResNet101V2": "resnet_v2", "ResNet152V2": "resnet_v2",
+        "VGG16": "vgg16", "VGG19": "vgg19", "InceptionV3": "inception_v3",
+        "InceptionResNetV2": "inception_resnet_v2", "Xception": "xception",
+        "MobileNet": "mobilenet", "MobileNetV2": "mobilenet_v2",
+        "MobileNetV3Small": "mobilenet_v3", "MobileNetV3Large": "mobilenet_v3",
+    }  # fmt: skip
+    if leaf in exact:
+        return exact[leaf]
+    for prefix, module in (
+        ("EfficientNetV2", "efficientnet_v2"),
+        ("EfficientNetB", "efficientnet"),
+        ("ConvNeXt", "convnext"),
+        ("DenseNet", "densenet"),
+        ("NASNet", "nasnet"),
+    ):
+        if leaf.startswith(prefix):
+            return module
+    return None
+
+
+def keyword_literal(call: cst.CSTNode | None, keyword: str) -> object:
+    """The literal value of `keyword=` in a call: MISSING when absent, UNKNOWN when not literal."""
+    if not isinstance(call, cst.Call):
+        return UNKNOWN
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == keyword:
+            value = arg.value
+            if isinstance(value, cst.Name) and value.value in ("True", "False", "None"):
+                return {"True": True, "False": False, "None": None}[value.value]
+            if isinstance(value, cst.SimpleString | cst.Integer | cst.Float):
+                return value.evaluated_value
+            return UNKNOWN
+        if arg.star:
+            return UNKNOWN
+    return MISSING
+
+
+MISSING = object()
+UNKNOWN = object()
+
+
+def pretrained(call: cst.CSTNode | None) -> bool:
+    """An application built with its ImageNet weights (the default)."""
+    weights = keyword_literal(call, "weights")
+    return weights is MISSING or weights == "imagenet"
+
+
+def trained_models(facts: FileFacts) -> set[int]:
+    """Ids of every object that is part of a model trained after a compile."""
+    found: set[int] = set()
+    for compiled in trained_compiles(facts):
+        found.update(part.id for part in facts.graph.parts(compiled.model))
+    return found
