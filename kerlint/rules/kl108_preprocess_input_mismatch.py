@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import libcst as cst
 
 from kerlint.facts import FileFacts
+from kerlint.fixgen import scope_of
 from kerlint.rules.base import Finding, FixSpec, Replacement, Rule
 from kerlint.rules.kl1_heads import (
     FAMILY,
@@ -30,31 +31,36 @@ def check(facts: FileFacts) -> Iterator[Finding]:
         for obj in facts.facts.objects
         if obj.kind == "model" and obj.cls and obj.cls.startswith("keras.applications.")
     ]
-    modules = {application_module(obj.cls.rsplit(".", 1)[-1]) for obj in applications}  # type: ignore[union-attr]
-    if len(modules) != 1 or None in modules:
-        return  # none, or several families: which model each input feeds is not known
-    (module,) = modules
-    assert module is not None
-    if not any(obj.id in trained for obj in applications):
-        return
-    if not all(pretrained(obj.node) for obj in applications):
-        return  # trained from scratch: any fixed scaling works
-    model_mode = PREPROCESS_MODES.get(module)
     seen: set[int] = set()
     for call, used in calls:
         mode = PREPROCESS_MODES.get(used)
-        if model_mode is None or mode is None or mode == model_mode or id(call) in seen:
+        if mode is None or id(call) in seen:
             continue
         seen.add(id(call))
-        leaf = applications[0].cls.rsplit(".", 1)[-1]  # type: ignore[union-attr]
+        # The applications of the call's own function, else of the whole file.
+        scope = scope_of(facts, call)
+        group = [app for app in applications if scope_of(facts, app.node) is scope]  # type: ignore[arg-type]
+        group = group or applications
+        modules = {application_module(app.cls.rsplit(".", 1)[-1]) for app in group}  # type: ignore[union-attr]
+        if len(modules) != 1 or None in modules:
+            continue  # none, or several families: which model the input feeds is not known
+        (module,) = modules
+        model_mode = PREPROCESS_MODES.get(module)  # type: ignore[arg-type]
+        if model_mode is None or model_mode == mode:
+            continue
+        if not any(app.id in trained for app in group):
+            continue
+        if not all(pretrained(app.node) for app in group):
+            continue  # trained from scratch: any fixed scaling works
+        leaf = group[0].cls.rsplit(".", 1)[-1]  # type: ignore[union-attr]
         yield Finding(
             call,
             f"`{used}.preprocess_input` prepares images for {used} models ({MODE_TEXT[mode]}), "
-            f"but the file trains a pretrained {leaf}, which expects them "
+            f"but the code trains a pretrained {leaf}, which expects them "
             f"{MODE_TEXT[model_mode]}: the pretrained weights see inputs off by up to two "
             "orders of magnitude, silently. Use "
             f"`keras.applications.{module}.preprocess_input`.",
-            fix=_fix(call, used, module),
+            fix=_fix(call, used, module),  # type: ignore[arg-type]
         )
 
 
