@@ -228,6 +228,7 @@ def rules_command(fmt: str) -> None:
                         "default": r.default,
                         "fix": r.fix,
                         "fixable": r.fix is not None,
+                        "family": r.family,
                     }
                     for r in rules
                 ],
@@ -236,11 +237,18 @@ def rules_command(fmt: str) -> None:
         )
         return
     width = max(len(r.name) for r in rules)
-    click.echo(f"{'code':<6}  {'name':<{width}}  {'default':<7}  fix     summary")
-    for r in rules:
-        click.echo(
-            f"{r.code:<6}  {r.name:<{width}}  {'on' if r.default else 'off':<7}  {(r.fix or '-'):<6}  {r.summary}"
-        )
+    families = list(dict.fromkeys(r.family for r in rules))
+    for index, family in enumerate(families):
+        if len(families) > 1:
+            if index:
+                click.echo()
+            click.echo(family)
+        click.echo(f"{'code':<6}  {'name':<{width}}  {'default':<7}  fix     summary")
+        for r in rules:
+            if r.family == family:
+                click.echo(
+                    f"{r.code:<6}  {r.name:<{width}}  {'on' if r.default else 'off':<7}  {(r.fix or '-'):<6}  {r.summary}"
+                )
 
 
 @main.command()

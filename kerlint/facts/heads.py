@@ -227,7 +227,7 @@ class HeadFacts:
         self._allocated = builder.allocated
         self.made_in[model] = id(builder.seq)
         if structure == "sequential":
-            layers = keywords.get("layers") or (positional[0] if positional else ())
+            layers = _argument(positional, keywords, "layers", 0) or ()
             slots: list[_Slot] = []
             if len(layers) == 1 and isinstance(layers[0], ListValue):
                 slots = [_Slot(item, True) for item in layers[0].items]
@@ -235,9 +235,7 @@ class HeadFacts:
                 slots = [_Slot((), False)]
             self.slots[model] = slots
         else:
-            self.outputs[model] = keywords.get("outputs") or (
-                positional[1] if len(positional) > 1 else ()
-            )
+            self.outputs[model] = _argument(positional, keywords, "outputs", 1) or ()
 
     def note_add(self, builder: Builder, model: Obj, values: Values) -> None:
         if model in self.slots:
@@ -379,23 +377,23 @@ class HeadFacts:
         if leaf in ACTIVATION_LAYERS:
             name = ACTIVATION_LAYERS[leaf]
             if leaf == "Activation":
-                given = keywords.get("activation") or (positional[0] if positional else None)
+                given = _argument(positional, keywords, "activation", 0)
                 name = activation_name(given) if given is not None else None
             elif leaf == "Softmax":
-                axis = keywords.get("axis") or (positional[0] if positional else None)
+                axis = _argument(positional, keywords, "axis", 0)
                 if axis is not None and _literal(axis) != -1:
                     name = None
             return Activation(name, layer.node, "layer")  # type: ignore[arg-type]
         if leaf in UNIT_LAYERS:
-            given_units = keywords.get(UNIT_LAYERS[leaf]) or (positional[0] if positional else None)
+            given_units = _argument(positional, keywords, UNIT_LAYERS[leaf], 0)
             units = _literal(given_units) if given_units is not None else None
             if not isinstance(units, int) or isinstance(units, bool):
                 units = None
             activations: tuple[Activation, ...] = ()
             if leaf != "Dense" and len(positional) > 6:
                 return None  # the activation may be among the positional arguments
-            if "activation" in keywords or (leaf == "Dense" and len(positional) >= 2):
-                given = keywords.get("activation") or positional[1]
+            given = _argument(positional, keywords, "activation", 1 if leaf == "Dense" else 99)
+            if given is not None:
                 name = activation_name(given)
                 if name != "linear":
                     activations = (
@@ -425,10 +423,12 @@ class HeadFacts:
             where: cst.CSTNode = call
         else:
             literal = _syntax_literal(given)
-            name = (
-                "linear" if literal is None and _is_none(given) else
-                literal if isinstance(literal, str) and literal in KNOWN_ACTIVATIONS else None
-            )  # fmt: skip
+            if _is_none(given):
+                name = "linear"
+            else:
+                name = (
+                    literal if isinstance(literal, str) and literal in KNOWN_ACTIVATIONS else None
+                )
             where = given
         activations = () if name == "linear" else (Activation(name, where, "application"),)
         return Head(units, call, activations, application=leaf)
@@ -473,9 +473,7 @@ class HeadFacts:
 
     def _loss(self, record: _Compile) -> LossSpec | None:
         node = _compile_arg(record.event.node, "loss", 1)
-        values = record.keywords.get("loss") or (
-            record.positional[1] if len(record.positional) > 1 else None
-        )
+        values = _argument(record.positional, record.keywords, "loss", 1)
         if values is None or node is None or len(values) != 1:
             return None
         value = values[0]
@@ -527,9 +525,7 @@ class HeadFacts:
 
     def _metrics(self, record: _Compile) -> tuple[MetricSpec, ...] | None:
         node = _compile_arg(record.event.node, "metrics", 3)
-        values = record.keywords.get("metrics") or (
-            record.positional[3] if len(record.positional) > 3 else None
-        )
+        values = _argument(record.positional, record.keywords, "metrics", 3)
         if values is None:
             return ()
         if len(values) != 1 or not isinstance(values[0], ListValue):
@@ -634,6 +630,13 @@ def activation_name(values: Values | None) -> str | None:
     if isinstance(value, Ref):
         return activation_function(value.name, names.canonical(value.name))
     return None
+
+
+def _argument(positional, keywords, name: str, index: int) -> Values | None:
+    """The values given for a parameter, by keyword or at its position; None when absent."""
+    if name in keywords:
+        return keywords[name]
+    return positional[index] if len(positional) > index else None
 
 
 def _literal(values: Values | None) -> object:

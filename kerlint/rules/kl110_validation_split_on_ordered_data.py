@@ -30,8 +30,10 @@ def check(facts: FileFacts) -> Iterator[Finding]:
         if split is None or not _positive(split.value):
             continue
         for position, keyword in ((0, "x"), (1, "y")):
-            values = train.keywords.get(keyword) or (
-                train.positional[position] if len(train.positional) > position else ()
+            values = (
+                train.keywords[keyword]
+                if keyword in train.keywords
+                else (train.positional[position] if len(train.positional) > position else ())
             )
             array = values[0] if len(values) == 1 else None
             if not isinstance(array, Obj) or array not in heads.ordered:

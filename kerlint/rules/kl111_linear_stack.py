@@ -66,8 +66,10 @@ def _linear_units(facts: FileFacts, chain: list) -> int | None:
         elif leaf in UNIT_LAYERS:
             if leaf != "Dense" and len(positional) > 6:
                 return None
-            given = keywords.get("activation") or (
-                positional[1] if leaf == "Dense" and len(positional) > 1 else None
+            given = (
+                keywords["activation"]
+                if "activation" in keywords
+                else (positional[1] if leaf == "Dense" and len(positional) > 1 else None)
             )
             kinds.append(("units", activation_name(given) if given is not None else "linear"))
         else:
