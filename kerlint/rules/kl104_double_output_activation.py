@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from kerlint.facts import FileFacts
 from kerlint.facts.heads import Activation
-from kerlint.rules.base import Finding, FixSpec, Replacement, Rule
+from kerlint.rules.base import Finding, FixSpec, Rule
 from kerlint.rules.kl1_heads import (
     FAMILY,
     REQUIRES,
@@ -53,8 +53,7 @@ def _fix(facts: FileFacts, second: Activation) -> FixSpec | None:
         edit = None
     if edit is None:
         return None
-    old, new = edit
-    return FixSpec("Remove the second activation", (Replacement(old, new),), "unsafe")
+    return FixSpec("Remove the second activation", edit, "unsafe")
 
 
 RULE = Rule(

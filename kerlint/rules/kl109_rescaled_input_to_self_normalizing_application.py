@@ -8,7 +8,7 @@ import libcst as cst
 
 from kerlint.facts import FileFacts
 from kerlint.facts.model import Obj
-from kerlint.rules.base import Finding, FixSpec, Replacement, Rule
+from kerlint.rules.base import Finding, FixSpec, Rule
 from kerlint.rules.kl1_heads import (
     FAMILY,
     MISSING,
@@ -42,9 +42,7 @@ def check(facts: FileFacts) -> Iterator[Finding]:
                 "itself: with its ImageNet weights the input loses 255x its contrast and "
                 "training stalls, silently. Remove the Rescaling layer"
                 f"{' (or build the model with include_preprocessing=False)' if 'EfficientNetB' not in leaf else ''}.",
-                fix=FixSpec("Remove the Rescaling layer", (Replacement(*edit),), "unsafe")
-                if edit
-                else None,
+                fix=FixSpec("Remove the Rescaling layer", edit, "unsafe") if edit else None,
             )
 
 

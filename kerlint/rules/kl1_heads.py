@@ -11,6 +11,7 @@ import libcst as cst
 from kerlint.facts import FileFacts
 from kerlint.facts.heads import CompileFacts, Head
 from kerlint.fixgen import ancestors, keras_name
+from kerlint.rules.base import Replacement
 
 # A file must compile and train a model for these rules to matter.
 TRAINS = re.compile(r"\.\s*(?:fit|train_on_batch|fit_generator)\s*\(")
@@ -87,21 +88,27 @@ def without_arg(call: cst.Call, arg: cst.Arg) -> str:
     return cst.Module([]).code_for_node(call.with_changes(args=args))
 
 
-def removal(facts: FileFacts, layer_call: cst.CSTNode) -> tuple[cst.CSTNode, str] | None:
-    """How to delete a layer from a model: (node to replace, its new code), or None.
+def removal(facts: FileFacts, layer_call: cst.CSTNode) -> tuple[Replacement, ...] | None:
+    """The edits that delete a layer from a model, or None.
 
-    An element of a `Sequential([...])` list goes from the list; a layer applied to one
-    tensor in a functional model (`Activation("softmax")(x)`) becomes that tensor."""
+    An element of a `Sequential([...])` list goes from the list with its comma (comments
+    stay); a layer applied to one tensor in a functional model (`Activation("softmax")(x)`)
+    becomes that tensor."""
     chain = list(ancestors(facts, layer_call))
     parent = chain[0] if chain else None
     if isinstance(parent, cst.Element) and len(chain) > 1 and isinstance(chain[1], cst.List):
-        lst = chain[1]
-        elements = [e for e in lst.elements if e is not parent]
-        if not elements:
+        elements = list(chain[1].elements)
+        if len(elements) < 2:
             return None
-        if lst.elements[-1] is parent:
-            elements[-1] = elements[-1].with_changes(comma=parent.comma)
-        return lst, cst.Module([]).code_for_node(lst.with_changes(elements=elements))
+        edits = [Replacement(parent.value, "")]
+        if isinstance(parent.comma, cst.Comma):
+            edits.append(Replacement(parent.comma, ""))
+        else:  # the last element, without a comma: the one before gives up its comma
+            before = elements[elements.index(parent) - 1]
+            if not isinstance(before.comma, cst.Comma):
+                return None
+            edits.append(Replacement(before.comma, ""))
+        return tuple(edits)
     if (
         isinstance(parent, cst.Call)
         and parent.func is layer_call
@@ -109,11 +116,11 @@ def removal(facts: FileFacts, layer_call: cst.CSTNode) -> tuple[cst.CSTNode, str
         and parent.args[0].keyword is None
         and not parent.args[0].star
     ):
-        return parent, facts.code(parent.args[0].value)
+        return (Replacement(parent, facts.code(parent.args[0].value)),)
     return None
 
 
-def function_removal(facts: FileFacts, call: cst.CSTNode) -> tuple[cst.CSTNode, str] | None:
+def function_removal(facts: FileFacts, call: cst.CSTNode) -> tuple[Replacement, ...] | None:
     """`tf.nn.softmax(x)` -> `x`."""
     if (
         isinstance(call, cst.Call)
@@ -121,7 +128,7 @@ def function_removal(facts: FileFacts, call: cst.CSTNode) -> tuple[cst.CSTNode, 
         and call.args[0].keyword is None
         and all(a.keyword is not None and a.keyword.value == "axis" for a in call.args[1:])
     ):
-        return call, facts.code(call.args[0].value)
+        return (Replacement(call, facts.code(call.args[0].value)),)
     return None
 
 
