@@ -72,11 +72,13 @@ class Cache:
             return None, f"cannot create {directory}: {exc.strerror or exc}"
         return cls(directory, salt), None
 
-    def key(self, data: bytes, codes: frozenset[str], suffix: str) -> str:
+    def key(self, data: bytes, codes: frozenset[str], suffix: str, keras: str = "") -> str:
+        """`keras`: the file's Keras decision (its version, upgrade target and reason)."""
         digest = hashlib.blake2b(digest_size=20)
         digest.update(self.salt)
         digest.update(b"\0" + ",".join(sorted(codes)).encode() + b"\0")
         digest.update(suffix.encode("utf-8", "surrogateescape") + b"\0")
+        digest.update(keras.encode("utf-8", "surrogateescape") + b"\0")
         digest.update(data)
         return digest.hexdigest()
 

@@ -267,6 +267,10 @@ def _register_optional_commands() -> None:
     """`verify` lives in its own package; importing it never imports keras."""
     if "verify" in main.commands:
         return
+    # `server` imports pygls (the `server` extra) only when it runs.
+    from kerlint.server.command import server
+
+    main.add_command(server)
     try:
         from kerlint.verify.command import verify
     except ImportError:  # pragma: no cover - the package ships it

@@ -20,6 +20,7 @@ import libcst as cst
 
 from kerlint.diagnostics import Diagnostic, Edit, Fix, Location
 from kerlint.facts import FileFacts
+from kerlint.facts.mode import DEFAULT_MODE, KerasMode
 from kerlint.rules import PARSE_ERROR, registry
 from kerlint.rules.base import Finding, FixSpec, Replacement, Rule
 from kerlint.source import Source, SourceError, read_source
@@ -35,6 +36,8 @@ class FileResult:
     diagnostics: list[Diagnostic]
     source: Source | None = None
     parsed: bool = False
+    # The Keras the file was judged by (None: not decided, the engine's default, Keras 3).
+    mode: KerasMode | None = None
 
 
 def rules_for(codes: Iterable[str]) -> list[Rule]:
@@ -43,14 +46,19 @@ def rules_for(codes: Iterable[str]) -> list[Rule]:
 
 
 def check_file(
-    path: Path, codes: frozenset[str], display: str | None = None, data: bytes | None = None
+    path: Path,
+    codes: frozenset[str],
+    display: str | None = None,
+    data: bytes | None = None,
+    mode: KerasMode | None = None,
 ) -> FileResult:
+    """`mode`: the Keras the file is judged by (None: Keras 3, the engine's default)."""
     display = display if display is not None else str(path)
     try:
         source = read_source(path, display, data)
     except SourceError as exc:
         return FileResult(path, [_error(display, exc.message, exc.row, exc.column)])
-    return check_source(source, codes)
+    return check_source(source, codes, mode=mode)
 
 
 def applicable_rules(text: str, codes: frozenset[str]) -> list[Rule]:
@@ -71,7 +79,10 @@ def applicable_rules(text: str, codes: frozenset[str]) -> list[Rule]:
 
 
 def check_source(
-    source: Source, codes: frozenset[str], rules: list[Rule] | None = None
+    source: Source,
+    codes: frozenset[str],
+    rules: list[Rule] | None = None,
+    mode: KerasMode | None = None,
 ) -> FileResult:
     """Check one decoded file; never raises: every failure becomes a KL000 diagnostic.
 
@@ -113,7 +124,9 @@ def check_source(
         _reraise_when_debugging()
         return FileResult(source.path, [_internal_error(source.display, "parsing", exc)], source)
     try:
-        facts = FileFacts(module, text, source.to_cell if source.is_notebook else None)
+        facts = FileFacts(
+            module, text, source.to_cell if source.is_notebook else None, mode or DEFAULT_MODE
+        )
         findings = [(rule, finding) for rule in rules for finding in rule.check(facts)]
         diagnostics = _to_diagnostics(source, facts, findings)
     except RecursionError:
@@ -128,7 +141,7 @@ def check_source(
         return FileResult(
             source.path, [_internal_error(source.display, "analysis", exc)], source, True
         )
-    return FileResult(source.path, diagnostics, source, True)
+    return FileResult(source.path, diagnostics, source, True, mode)
 
 
 # LibCST's native parser recurses on the C stack and overflows it (a segmentation fault
@@ -250,6 +263,8 @@ def _to_diagnostics(
     source: Source, facts: FileFacts, findings: list[tuple[Rule, Finding]]
 ) -> list[Diagnostic]:
     suppressions = find_suppressions(source.text)
+    keras = facts.mode.as_json()
+    assumed = f" [{facts.mode.describe()}]"
     seen: set[tuple[str, int, int]] = set()
     result: list[Diagnostic] = []
     for rule, finding in findings:
@@ -267,12 +282,13 @@ def _to_diagnostics(
         result.append(
             Diagnostic(
                 rule.code,
-                finding.message,
+                finding.message + assumed,
                 source.display,
                 Location(cell_row, column),
                 end,
                 fix,
                 cell,
+                keras=keras,
             )
         )
     result.sort(key=lambda d: d.sort_key)

@@ -238,7 +238,7 @@ def fix_file(
         return None
     if result.source is None:  # e.g. a result from a cache: read and check it again
         display = result.diagnostics[0].filename
-        result = check_file(result.path, codes, display=display, data=data)
+        result = check_file(result.path, codes, display=display, data=data, mode=result.mode)
         if result.source is None or not any(applicable(d, unsafe) for d in result.diagnostics):
             return None
     source = result.source
@@ -284,7 +284,7 @@ def fix_file(
             break
         document.source, document.data = new_source, new_data
         outcome.fixed.update(d.code for d in done)
-        current = check_source(new_source, codes)
+        current = check_source(new_source, codes, mode=result.mode)
     else:
         if any(applicable(d, unsafe) for d in current.diagnostics):
             outcome.warnings.append(

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from kerlint.diagnostics import Diagnostic, Location
 from kerlint.engine import FileResult, applicable_rules, check_source
+from kerlint.facts.mode import KerasMode
 from kerlint.rules import PARSE_ERROR, registry
 from kerlint.source import Source, SourceError, read_bytes, read_source
 
@@ -54,6 +55,7 @@ class _Pending:
     codes: frozenset[str]
     rule_codes: tuple[str, ...]
     key: str | None
+    mode: KerasMode | None = None
 
 
 def default_jobs() -> int:
@@ -63,13 +65,21 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+ModeFor = Callable[[Source], KerasMode]
+
+
 def check_paths(
     paths: Iterable[Path],
     codes_for: Callable[[Path], frozenset[str]],
     jobs: int | None = None,
     cache: Cache | None = None,
+    mode_for: ModeFor | None = None,
 ) -> list[FileResult]:
-    """Check every path; the results in the order of `paths`."""
+    """Check every path; the results in the order of `paths`.
+
+    `mode_for`: which Keras a file runs, decided here (in this process: the project files it
+    reads are read once, not once per worker) for the files that pass the prefilter only.
+    """
     results: list[FileResult | None] = []
     pending: list[_Pending] = []
     for index, path in enumerate(paths):
@@ -81,7 +91,7 @@ def check_paths(
         except SourceError as exc:
             results[index] = _error_result(path, str(path), exc)
             continue
-        outcome = _prefilter_and_lookup(index, source, codes, data, cache)
+        outcome = _prefilter_and_lookup(index, source, codes, data, cache, mode_for)
         if isinstance(outcome, FileResult):
             results[index] = outcome
         else:
@@ -102,25 +112,38 @@ def _error_result(path: Path, display: str, exc: SourceError) -> FileResult:
 
 
 def _prefilter_and_lookup(
-    index: int, source: Source, codes: frozenset[str], data: bytes, cache: Cache | None
+    index: int,
+    source: Source,
+    codes: frozenset[str],
+    data: bytes,
+    cache: Cache | None,
+    mode_for: ModeFor | None = None,
 ) -> FileResult | _Pending:
     rules = applicable_rules(source.text, codes)
     if not rules:
         return FileResult(source.path, [], source)
+    mode = mode_for(source) if mode_for is not None else None
     key = None
     if cache is not None:
-        key = cache.key(data, codes, source.path.suffix)
+        key = cache.key(data, codes, source.path.suffix, mode_key(mode))
         hit = cache.get(key, source.display)
         if hit is not None:
             diagnostics, parsed = hit
             return FileResult(source.path, diagnostics, source, parsed)
-    return _Pending(index, source, codes, tuple(rule.code for rule in rules), key)
+    return _Pending(index, source, codes, tuple(rule.code for rule in rules), key, mode)
+
+
+def mode_key(mode: KerasMode | None) -> str:
+    """What of the Keras decision a cached result depends on (its messages name the reason)."""
+    if mode is None:
+        return ""
+    return f"{mode.version}|{mode.target}|{mode.because}"
 
 
 def _check_pending(item: _Pending) -> tuple[list[Diagnostic], bool]:
     """The work a worker does (also run in this process when there is no pool)."""
     rules = [rule for rule in registry.all_rules() if rule.code in item.rule_codes]
-    result = check_source(item.source, item.codes, rules)
+    result = check_source(item.source, item.codes, rules, mode=item.mode)
     return result.diagnostics, result.parsed
 
 

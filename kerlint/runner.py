@@ -16,12 +16,13 @@ import click
 from kerlint.config import Settings
 from kerlint.diagnostics import Diagnostic, Location
 from kerlint.discovery import discover
-from kerlint.engine import FileResult, check_file
+from kerlint.engine import FileResult, applicable_rules, check_source
+from kerlint.facts.mode import KerasMode
 from kerlint.fixes import FixOutcome, fix_file, write_outcome
 from kerlint.reporters import ReportContext, render
 from kerlint.reporters.text import statistics as render_statistics
 from kerlint.rules import PARSE_ERROR
-from kerlint.source import SourceError, read_source
+from kerlint.source import Source, SourceError, read_source
 
 
 @dataclass
@@ -76,10 +77,30 @@ def run_check(
     from kerlint.parallel import check_paths
 
     cache = _open_cache(settings, cache_dir) if use_cache else None
-    files = check_paths(discover(paths, settings), settings.codes_for, jobs, cache)
+    files = check_paths(
+        discover(paths, settings), settings.codes_for, jobs, cache, keras_mode_for(settings)
+    )
     result = RunResult(files=files)
     result.diagnostics = sorted((d for f in files for d in f.diagnostics), key=lambda d: d.sort_key)
     return result
+
+
+def keras_mode_for(settings: Settings):
+    """Which Keras each file runs: one detector per run (it reads each folder once)."""
+    from kerlint.keras_version import KerasDetector
+
+    detector = KerasDetector()
+
+    def mode_for(source: Source) -> KerasMode:
+        return detector.decide(
+            source.path,
+            source.text,
+            configured=settings.keras,
+            target=settings.target_keras,
+            notebook=source.notebook,
+        )
+
+    return mode_for
 
 
 def _open_cache(settings: Settings, cache_dir: Path | None):
@@ -103,8 +124,21 @@ def run_stdin(display: str, settings: Settings) -> RunResult:
         message = f"cannot read standard input: {exc}"
         diagnostic = Diagnostic(PARSE_ERROR, message, display, location, location)
         return RunResult([diagnostic], [FileResult(path, [diagnostic])])
-    file_result = check_file(path, settings.codes_for(path), display=display, data=data)
+    file_result = _check_one(path, display, settings, data)
     return RunResult(list(file_result.diagnostics), [file_result])
+
+
+def _check_one(path: Path, display: str, settings: Settings, data: bytes) -> FileResult:
+    """One file from bytes (stdin): read, decide its Keras, check."""
+    try:
+        source = read_source(path, display, data)
+    except SourceError as exc:
+        location = Location(max(exc.row, 1), max(exc.column, 1))
+        return FileResult(path, [Diagnostic(PARSE_ERROR, exc.message, display, location, location)])
+    codes = settings.codes_for(path)
+    rules = applicable_rules(source.text, codes)
+    mode = keras_mode_for(settings)(source) if rules else None
+    return check_source(source, codes, rules, mode=mode)
 
 
 def execute(request: CheckRequest) -> int:
@@ -158,8 +192,7 @@ def execute(request: CheckRequest) -> int:
 
 
 def _check_stdin_data(display: str, settings: Settings, data: bytes) -> RunResult:
-    path = Path(display)
-    file_result = check_file(path, settings.codes_for(path), display=display, data=data)
+    file_result = _check_one(Path(display), display, settings, data)
     return RunResult(list(file_result.diagnostics), [file_result])
 
 

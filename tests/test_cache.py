@@ -53,6 +53,7 @@ def test_every_diagnostic_field_is_cached() -> None:
         "end_location",
         "fix",
         "cell",
+        "keras",
         "verification",  # added by --verify after the check, never cached
     }
     assert {f.name for f in dataclasses.fields(Diagnostic)} == known
@@ -64,9 +65,11 @@ def test_every_diagnostic_field_is_cached() -> None:
         Location(3, 9),
         Fix("use False", (Edit("False", Location(3, 5), Location(3, 9)),), "unsafe"),
         cell=2,
+        keras={"version": "2", "because": "tensorflow==2.15.0 in requirements.txt"},
     )
     back = _load(json.loads(json.dumps(_dump(diagnostic))), "ignored.py")
     assert back == diagnostic
+    assert back.keras == diagnostic.keras  # not part of equality: compared on its own
 
 
 def test_warm_results_equal_cold_results(tmp_path: Path) -> None:

@@ -1,7 +1,11 @@
 """Rule fixtures: the lines marked `# error: CODE` are exactly the ones reported.
 
-Each `tests/fixtures/KLnnn_*.py` is checked with its own rule selected; the
-inline markers are the expectations (pylint functional tests, mypy test data).
+Each `tests/fixtures/KLnnn_*.py` is checked with its own rule selected, once in every Keras
+mode; the inline markers are the expectations (pylint functional tests, mypy test data).
+A marker holds in every mode unless it names its modes: `# error[3]: KL002` only when the
+file runs Keras 3, `# error[2,?]: KL013` in Keras 2 and when the version is unknown (the
+portable reading), `# error[2>3]: KL002` in Keras 2 with the upgrade view
+(`target-keras = "3"`). So each fixture reproduces the catalog's per-mode table.
 """
 
 from __future__ import annotations
@@ -12,16 +16,30 @@ from pathlib import Path
 import pytest
 
 from kerlint.engine import check_file
+from kerlint.facts.mode import KerasMode
 
 FIXTURES = Path(__file__).parent / "fixtures"
-MARKER = re.compile(r"#\s*error:\s*(?P<codes>KL\d{3}(?:\s*,\s*KL\d{3})*)")
+MARKER = re.compile(r"#\s*error(?:\[(?P<modes>[^\]]*)\])?:\s*(?P<codes>KL\d{3}(?:\s*,\s*KL\d{3})*)")
+MODES = {
+    "3": KerasMode("3", "fixture"),
+    "2": KerasMode("2", "fixture"),
+    "?": KerasMode(None, "fixture"),
+    "2>3": KerasMode("2", "fixture", target="3"),
+}
 
 
-def expected_errors(text: str) -> set[tuple[int, str]]:
+def expected_errors(text: str, mode: str | None = None) -> set[tuple[int, str]]:
+    """The marked (row, code) pairs; with `mode`, only those that hold in that mode."""
     expected = set()
     for row, line in enumerate(text.splitlines(), start=1):
-        match = MARKER.search(line)
-        if match:
+        for match in MARKER.finditer(line):
+            modes = match.group("modes")
+            if (
+                mode is not None
+                and modes is not None
+                and mode not in {m.strip() for m in modes.split(",")}
+            ):
+                continue
             for code in re.split(r"\s*,\s*", match.group("codes")):
                 expected.add((row, code))
     return expected
@@ -31,12 +49,13 @@ def fixture_files() -> list[Path]:
     return sorted(FIXTURES.glob("KL[0-9][0-9][0-9]_*.py"))
 
 
+@pytest.mark.parametrize("mode", list(MODES))
 @pytest.mark.parametrize("path", fixture_files(), ids=lambda p: p.stem)
-def test_fixture_reports_exactly_the_marked_lines(path: Path) -> None:
+def test_fixture_reports_exactly_the_marked_lines(path: Path, mode: str) -> None:
     code = path.name[:5]
-    result = check_file(path, frozenset({code}))
+    result = check_file(path, frozenset({code}), mode=MODES[mode])
     reported = {(d.location.row, d.code) for d in result.diagnostics}
-    expected = expected_errors(path.read_text(encoding="utf-8"))
+    expected = expected_errors(path.read_text(encoding="utf-8"), mode)
     missing = sorted(expected - reported)
     unexpected = sorted(reported - expected)
     messages = {(d.location.row, d.code): d.message for d in result.diagnostics}
@@ -67,10 +86,12 @@ def test_every_rule_has_a_fixture() -> None:
 @pytest.mark.parametrize(
     "path", sorted((FIXTURES / "realistic").glob("*.py")), ids=lambda p: p.stem
 )
-def test_realistic_script_reports_exactly_the_marked_lines(path: Path) -> None:
+@pytest.mark.parametrize("mode", list(MODES))
+def test_realistic_script_reports_exactly_the_marked_lines(path: Path, mode: str) -> None:
     """Whole programs (transfer learning, GANs, custom loops, helpers), every rule selected."""
     from kerlint.rules import registry
 
-    result = check_file(path, frozenset(rule.code for rule in registry.all_rules()))
+    codes = frozenset(rule.code for rule in registry.all_rules())
+    result = check_file(path, codes, mode=MODES[mode])
     reported = {(d.location.row, d.code) for d in result.diagnostics}
-    assert reported == expected_errors(path.read_text(encoding="utf-8"))
+    assert reported == expected_errors(path.read_text(encoding="utf-8"), mode)

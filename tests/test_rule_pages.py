@@ -11,6 +11,7 @@ from test_rule_fixtures import expected_errors
 
 from kerlint.docs import page_path, pages_dir
 from kerlint.engine import check_source
+from kerlint.keras_version import KerasDetector
 from kerlint.rules import registry
 from kerlint.source import Source
 
@@ -26,7 +27,11 @@ def code_block(page: str, heading: str) -> str:
 
 
 def check_text(text: str, name: str) -> set[tuple[int, str]]:
-    result = check_source(Source(Path(name), name, text), ALL_CODES)
+    """The example checked as `kerlint check` would: its Keras decided from its own pragma or
+    imports (a temporary name outside any project, so no pins apply)."""
+    path = Path("/nonexistent-kerlint-page") / name
+    mode = KerasDetector(warn=lambda message: None).decide(path, text)
+    result = check_source(Source(path, name, text), ALL_CODES, mode=mode)
     return {(d.location.row, d.code) for d in result.diagnostics}
 
 

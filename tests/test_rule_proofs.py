@@ -10,6 +10,14 @@ first line names the backend it needs:
 Each proof runs in its own interpreter with `KERAS_BACKEND` set, so the backend of the pytest
 process (and of the other tests) never matters. The Bad / Good examples are checked against
 the linter elsewhere; this file does not run them.
+
+A page may add a second block, the Keras 2 proof, whose first line is
+
+    # kerlint-proof: keras2
+
+It runs with the `tf_keras` package (`import tf_keras as keras`; the `proofs-keras2` extra
+installs it with TensorFlow), in its own interpreter too, and is skipped when tf_keras is
+not installed (pytest marker `keras2`).
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ HEADINGS = [
 META_KEYS = ("Default", "Autofix", "Reported at")
 TITLE_RE = re.compile(r"^# (KL\d{3}): ([a-z0-9]+(?:-[a-z0-9]+)*)$")
 PROOF_HEADER_RE = re.compile(r"^# kerlint-proof: backend=(\w+)\s*$")
+KERAS2_HEADER_RE = re.compile(r"^# kerlint-proof: keras2\s*$")
 PROOF_TIMEOUT_S = 120
 
 # What a proof needs importable for its backend. The numpy backend of Keras imports scipy and
@@ -85,12 +94,36 @@ def _code_blocks(body: str) -> list[tuple[str, str]]:
     ]
 
 
-def _proof(page: Path) -> tuple[str, str]:
-    """(backend, code) of the page's proof."""
+def _proof_blocks(page: Path) -> list[tuple[str, str]]:
+    """The fenced blocks of the page's `## Proof`: the Keras 3 proof, then maybe a Keras 2 one."""
     _, sections = _split(page.read_text(encoding="utf-8"))
     blocks = _code_blocks(sections.get("## Proof", ""))
-    assert len(blocks) == 1, f"{page.name}: `## Proof` must hold exactly one code block"
-    info, code = blocks[0]
+    assert len(blocks) in (1, 2), (
+        f"{page.name}: `## Proof` must hold one code block, or two (the second a Keras 2 proof)"
+    )
+    return blocks
+
+
+def _keras2_proof(page: Path) -> str | None:
+    """The code of the page's Keras 2 proof (the second block), or None when it has none."""
+    blocks = _proof_blocks(page)
+    if len(blocks) < 2:
+        return None
+    info, code = blocks[1]
+    assert info == "python", f"{page.name}: the Keras 2 proof must be ```python, got {info!r}"
+    first = code.splitlines()[0] if code.strip() else ""
+    assert KERAS2_HEADER_RE.match(first), (
+        f"{page.name}: the second proof block's first line must be `# kerlint-proof: keras2`"
+    )
+    assert re.search(r"^import tf_keras as keras\b", code, re.M), (
+        f"{page.name}: the Keras 2 proof must `import tf_keras as keras`"
+    )
+    return code
+
+
+def _proof(page: Path) -> tuple[str, str]:
+    """(backend, code) of the page's proof."""
+    info, code = _proof_blocks(page)[0]
     assert info == "python", f"{page.name}: the proof block must be ```python, got {info!r}"
     first = code.splitlines()[0] if code.strip() else ""
     m = PROOF_HEADER_RE.match(first)
@@ -148,6 +181,7 @@ def test_page_structure(page: Path):
     assert "# error:" not in good, f"{page.name}: the good example must mark no error"
 
     _proof(page)
+    _keras2_proof(page)
 
 
 @pytest.mark.keras
@@ -173,5 +207,41 @@ def test_proof_passes(page: Path, tmp_path: Path):
         pytest.fail(f"{page.name}: proof (backend={backend}) ran over {PROOF_TIMEOUT_S} s")
     assert proc.returncode == 0, (
         f"{page.name}: proof (backend={backend}) exited {proc.returncode}\n"
+        f"--- stdout ---\n{proc.stdout[-3000:]}\n--- stderr ---\n{proc.stderr[-6000:]}"
+    )
+
+
+KERAS2_PAGES = [page for page in PAGES if _keras2_proof(page) is not None]
+
+
+def test_there_is_a_keras2_proof():
+    assert KERAS2_PAGES, "no rule page has a `# kerlint-proof: keras2` block"
+
+
+@pytest.mark.keras2
+@pytest.mark.parametrize("page", KERAS2_PAGES, ids=[p.stem for p in KERAS2_PAGES])
+def test_keras2_proof_passes(page: Path, tmp_path: Path):
+    code = _keras2_proof(page)
+    assert code is not None
+    for module in ("tf_keras", "tensorflow", "numpy"):
+        _require(module)
+    script = tmp_path / f"{page.stem}_keras2_proof.py"
+    script.write_text(code, encoding="utf-8")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONDONTWRITEBYTECODE="1")
+    env.pop("KERAS_BACKEND", None)
+    env.pop("TF_USE_LEGACY_KERAS", None)
+    try:
+        proc = subprocess.run(
+            [sys.executable, str(script)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=PROOF_TIMEOUT_S,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{page.name}: the Keras 2 proof ran over {PROOF_TIMEOUT_S} s")
+    assert proc.returncode == 0, (
+        f"{page.name}: the Keras 2 proof exited {proc.returncode}\n"
         f"--- stdout ---\n{proc.stdout[-3000:]}\n--- stderr ---\n{proc.stderr[-6000:]}"
     )

@@ -8,6 +8,7 @@ states before every event and the line/column of any node.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from functools import cached_property
 
 import libcst as cst
@@ -17,9 +18,29 @@ from kerlint.facts.builder import build_facts, is_keras
 from kerlint.facts.mode import DEFAULT_MODE, KerasMode
 from kerlint.facts.model import Event, Obj
 from kerlint.facts.records import Facts, LayerList, WeightList
-from kerlint.facts.states import Analysis, Flag, ObjectGraph, State, keys_of
+from kerlint.facts.states import Analysis, Flag, ObjectGraph, Snapshot, State, keys_of
 
 __all__ = ["FileFacts", "KerasMode", "LayerList", "WeightList", "is_keras"]
+
+
+@dataclass(frozen=True)
+class Deviation:
+    """A part's flag at a training call that differs from its model's compile-time flag."""
+
+    state: State
+    key: tuple[int, str]
+    part: Obj
+    now: Flag
+    at_compile: Snapshot
+
+    @property
+    def before_start(self) -> bool:
+        """Set before the model first started after its compile (else: after training ran)."""
+        start = self.state.start_of(self.at_compile.event.target)  # type: ignore[arg-type]
+        if start is None:
+            return True
+        flag = start.flag(self.key)
+        return flag is not None and flag.origin is self.now.origin
 
 
 class FileFacts:
@@ -63,6 +84,47 @@ class FileFacts:
 
     def flag(self, state: State, obj: Obj, tag: str = "") -> Flag:
         return state.flag((obj.id, tag), obj.initially_trainable)
+
+    def compile_deviations(self, train: Event) -> Iterator[Deviation]:
+        """Parts whose flag differs from the one `train`'s model was compiled with.
+
+        Keras 2 trains with the compile-time flags, so each is a change `fit` ignores. Left
+        out: unknown values, changes not made by an assignment (or made in a callback, KL011),
+        and a flag that equals the one another model holding the part was compiled with:
+        the change was meant for that model (the GAN idiom freezes the discriminator for the
+        combined model's compile, and toggles it back for its own training).
+        """
+        model = train.target
+        if model is None:
+            return
+        for state in self.states_before(train):
+            snapshot = state.compiled_snapshot(model)
+            if snapshot is None:
+                continue
+            for key, part in self.keys_of(model):
+                then = snapshot.flag(key)
+                now = state.flag(key, part.initially_trainable)
+                origin = now.origin
+                if then is None or then.value is None or now.value is None:
+                    continue
+                if now.value == then.value or origin is None:
+                    continue
+                if origin.kind != "assign" or origin.in_callback:
+                    continue
+                if self._meant_for_another_model(state, model, part, key, now.value):
+                    continue
+                yield Deviation(state, key, part, now, snapshot)
+
+    def _meant_for_another_model(
+        self, state: State, model: Obj, part: Obj, key, value: bool
+    ) -> bool:
+        for other, snapshot in state.compiled_flags.items():
+            if other == model.id:
+                continue
+            flag = snapshot.flag(key)
+            if flag is not None and flag.value == value:
+                return True
+        return False
 
     def keys_of(self, model: Obj):
         return keys_of(model, self.graph)

@@ -50,6 +50,7 @@ from kerlint.facts.records import (
     Values,
     WeightList,
     WeightMutation,
+    WeightNameFilter,
     class_base,
     flatten,
     join,
@@ -69,6 +70,7 @@ from kerlint.facts.syntax import (
     target_name,
     tests_batchnorm,
 )
+from kerlint.facts.weight_names import keras2_only_name_tests
 
 # Turns the qualified name of a function imported from the project into its definition.
 Resolver = Callable[[str], Function | None]
@@ -415,6 +417,7 @@ class Builder(KerasApi):
 
     def exec_for(self, node: cst.For, env: Env) -> Env:
         iterable = self.eval(node.iter, env)
+        self._weight_name_filters(iterable, node.target, node.body)
         loop_values: list[Value] = []
         for value in iterable:
             if isinstance(value, LayerList):
@@ -593,7 +596,7 @@ class Builder(KerasApi):
         return env
 
     def trainable_write(self, owners: Values, value_node, statement, env: Env) -> None:
-        literal = bool_literal(value_node)
+        literal = self._trainable_value(value_node, env)
         bn_split = not_isinstance_bn(value_node)
         targets = [
             owner
@@ -611,6 +614,26 @@ class Builder(KerasApi):
                 continue
             guard = self.guard if owner in self.loop_vars else None
             self.emit("assign", statement, target=owner, value=literal, guard=guard)
+
+    def _trainable_value(self, value_node, env: Env) -> bool | None:
+        """The flag a write sets, where it is certain: `True`/`False`, an integer literal
+        (the setter makes it a bool; KL008 reports the literal itself), or a parameter bound
+        to a literal at this call site (`set_trainable(disc, False)`)."""
+        literal = bool_literal(value_node)
+        if literal is not None:
+            return literal
+        number = int_literal(value_node)
+        if number is not None:
+            return bool(number)
+        if isinstance(value_node, cst.Name):
+            values = env.get(value_node.value, NOTHING)
+            if (
+                len(values) == 1
+                and isinstance(values[0], Literal_)
+                and isinstance(values[0].value, bool)
+            ):
+                return values[0].value
+        return None
 
     # ------------------------------------------------------------------ expressions
     def eval(self, node: cst.BaseExpression | None, env: Env) -> Values:
@@ -662,7 +685,22 @@ class Builder(KerasApi):
                 if isinstance(element, cst.DictElement):
                     self.eval(element.value, env)
             return NOTHING
+        if isinstance(node, cst.ListComp | cst.GeneratorExp | cst.SetComp):
+            clause = node.for_in
+            if dotted_name(clause.iter) is not None:  # a plain `m.weights`: no side effects
+                self._weight_name_filters(self.eval(clause.iter, env), clause.target, node)
+            return NOTHING
         return NOTHING
+
+    def _weight_name_filters(self, iterable: Values, target, scope: cst.CSTNode) -> None:
+        """Record `w.name` tests that only Keras 2 names pass, where `w` runs over weights."""
+        if not isinstance(target, cst.Name):
+            return
+        for value in iterable:
+            if isinstance(value, WeightList):
+                for test, literal in keras2_only_name_tests(scope, target.value):
+                    self.facts.weight_name_filters.append(WeightNameFilter(test, literal, value))
+                return
 
     def eval_attribute(self, node: cst.Attribute, env: Env) -> Values:
         return self.attribute_of(self.eval(node.value, env), node)

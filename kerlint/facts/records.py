@@ -87,6 +87,15 @@ class WeightsUse:
 
 
 @dataclass
+class WeightNameFilter:
+    """A test of `w.name` over a weight list that only a Keras 2 name can pass (KL016)."""
+
+    node: cst.CSTNode
+    literal: str
+    weights: WeightList
+
+
+@dataclass
 class Facts:
     """What one walk learned: objects, the timelines, and the syntactic findings' inputs."""
 
@@ -99,6 +108,7 @@ class Facts:
     weight_mutations: list[WeightMutation] = field(default_factory=list)
     discarded_comparisons: list[DiscardedComparison] = field(default_factory=list)
     weights_uses: list[WeightsUse] = field(default_factory=list)
+    weight_name_filters: list[WeightNameFilter] = field(default_factory=list)
     heads: HeadFacts = field(default_factory=lambda: _head_facts())
 
     @property

@@ -10,10 +10,54 @@ from kerlint.facts import FileFacts
 from kerlint.facts.model import Event
 from kerlint.fixgen import ancestors, fresh_optimizer, scope_of, simple_reference
 from kerlint.rules._helpers import assigned_target, called_on, method_of
+from kerlint.rules._modes import by_mode
 from kerlint.rules.base import TRAINABLE_WRITE, Finding, FixSpec, Replacement, Rule
 
 
 def check(facts: FileFacts) -> Iterator[Finding]:
+    yield from by_mode(facts, _keras3(facts), _keras2(facts), portable=_portable)
+
+
+def _keras2(facts: FileFacts) -> Iterator[Finding]:
+    """Keras 2: a change after training started that the compile-time state overrides."""
+    for train in facts.events("train"):
+        if train.in_callback:
+            continue
+        for deviation in facts.compile_deviations(train):
+            start = deviation.state.start_of(train.target)  # type: ignore[arg-type]
+            if deviation.before_start or start is None:
+                continue  # before training ran: KL013's
+            origin = deviation.now.origin
+            assert origin is not None
+            name = called_on(facts, train)
+            compiled = deviation.at_compile.event
+            yield Finding(
+                origin.node,
+                f"`{assigned_target(facts, origin)}` changes what `{name}` trains after it "
+                f"started at {facts.at(start.event.node)} (compiled at "
+                f"{facts.at(compiled.node)}, trained again at {facts.at(train.node)} by "
+                f"`{method_of(train)}`) without a new `compile()`: Keras 2 trains with the flags "
+                "captured by `compile()`, so `fit` ignores this change, in graph and eager mode "
+                f"alike. Call `{name}.compile(...)` again after changing `trainable` (with a new "
+                "optimizer after an unfreeze).",
+                fix=_recompile(facts, origin, train, compiled),
+            )
+
+
+def _portable(keras3: Finding | None, keras2: Finding | None) -> Finding:
+    finding = keras3 or keras2
+    assert finding is not None
+    return Finding(
+        finding.node,
+        finding.message.replace(
+            "Keras fixed the trained variables when training first ran",
+            "Keras 3 fixed the trained variables when training first ran (Keras 2 at `compile()`)",
+        ),
+        finding.fix,
+    )
+
+
+def _keras3(facts: FileFacts) -> Iterator[Finding]:
     for train in facts.events("train"):
         model = train.target
         for state in facts.states_before(train):

@@ -1,43 +1,125 @@
-"""KL002: a model is trained while its own `trainable` is False, so nothing learns."""
+"""KL002: a model is trained while its own `trainable` is False, so nothing learns.
+
+Keras 3 reads the flag when training runs; Keras 2 reads the flags it stored at the
+model's last `compile()`. So the Keras 2 GAN idiom (`disc.compile(); disc.trainable =
+False; gan.compile()`, then `disc.train_on_batch`) trains the discriminator in Keras 2 and
+never in Keras 3, and a model frozen *before* its compile never trains in either.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 from kerlint.facts import FileFacts
+from kerlint.facts.model import Event
 from kerlint.rules._helpers import called_on, method_of, places
+from kerlint.rules._modes import UPGRADE, by_mode
 from kerlint.rules.base import TRAINABLE_WRITE, Finding, Rule
 
 
 def check(facts: FileFacts) -> Iterator[Finding]:
     if facts.analysis.overflow:
         return  # some paths were dropped: "on every path" can no longer be claimed
-    reported: set[tuple[int, frozenset]] = set()
+    yield from by_mode(
+        facts,
+        _keras3(facts),
+        _keras2(facts),
+        upgrade=lambda f: Finding(f.node, _upgrade_message(f.message)),
+        portable=_portable,
+    )
+
+
+def _training_calls(facts: FileFacts) -> Iterator[Event]:
     for train in facts.events("train"):
+        if facts.states_before(train) and not train.in_callback:
+            yield train
+
+
+def _frozen_by_assignment(flags) -> bool:
+    return all(
+        flag is not None
+        and flag.value is False
+        and flag.origin is not None
+        and flag.origin.kind == "assign"
+        for flag in flags
+    )
+
+
+def _keras3(facts: FileFacts) -> Iterator[Finding]:
+    """Trained while the flag is False on every path: every training call is reported."""
+    for train in _training_calls(facts):
         model = train.target
-        states = facts.states_before(train)
-        if not states or train.in_callback:
+        flags = [facts.flag(state, model) for state in facts.states_before(train)]
+        if not _frozen_by_assignment(flags):
             continue
-        flags = [facts.flag(state, model) for state in states]
-        if not all(
-            flag.value is False and flag.origin is not None and flag.origin.kind == "assign"
-            for flag in flags
-        ):
-            continue
-        origins = [flag.origin for flag in flags]
-        key = (model.id, frozenset(origins))
-        if key in reported:
-            continue  # one report per freeze: the first training call that meets it
-        reported.add(key)
         name = called_on(facts, train)
         yield Finding(
             train.node,
-            f"`{name}.{method_of(train)}` trains `{name}` while its `trainable` is False (set at "
-            f"{places(facts, origins)}), so `{name}.trainable_weights` is empty and nothing "
-            "learns: Keras 3 reads the flag when training runs, not at `compile()`. Set "
-            f"`{name}.trainable = True` before training it (for a GAN, back to False before "
-            "training the combined model).",
+            f"`{name}.{method_of(train)}` trains `{name}` while its `trainable` is False (set "
+            f"at {places(facts, [f.origin for f in flags])}), so `{name}.trainable_weights` is "
+            "empty and nothing learns: Keras 3 reads the flag when training runs, not at "
+            f"`compile()`. Set `{name}.trainable = True` before training it (for a GAN, back "
+            "to False before training the combined model).",
         )
+
+
+def _keras2(facts: FileFacts) -> Iterator[Finding]:
+    """Compiled while frozen and still frozen: Keras 2 trains the compile-time state.
+
+    `compile(); m.trainable = False; fit()` trains everything in Keras 2 (KL013), and
+    `freeze; compile(); unfreeze; fit()` trains nothing but is KL013's too: the change after
+    the compile is the mistake there.
+    """
+    for train in _training_calls(facts):
+        model = train.target
+        key = (model.id, "")
+        states = facts.states_before(train)
+        snapshots = [state.compiled_snapshot(model) for state in states]
+        if any(snapshot is None for snapshot in snapshots):
+            continue  # compiled where kerlint cannot see: its state then is unknown
+        at_compile = [snapshot.flag(key) for snapshot in snapshots if snapshot]
+        now = [facts.flag(state, model) for state in states]
+        if not (_frozen_by_assignment(at_compile) and _frozen_by_assignment(now)):
+            continue
+        name = called_on(facts, train)
+        compiles = [snapshot.event for snapshot in snapshots if snapshot]
+        yield Finding(
+            train.node,
+            f"`{name}.{method_of(train)}` trains `{name}`, which was compiled at "
+            f"{places(facts, compiles)} while its `trainable` was False (set at "
+            f"{places(facts, [f.origin for f in at_compile if f])}): Keras 2 fixes the "
+            "trainable state at `compile()`, so training updates nothing, without a warning. "
+            f"Set `{name}.trainable = True` before `{name}.compile(...)` (for a GAN: compile "
+            "the discriminator while it is trainable, then freeze it and compile the combined "
+            "model).",
+        )
+
+
+def _upgrade_message(keras3_message: str) -> str:
+    return (
+        "Keras 2 trains this model with the flags captured by its own `compile()`, where it "
+        "was trainable. "
+        + UPGRADE
+        + keras3_message
+        + " Portable: keep the compile order and also set the flag before each training "
+        "call (`True` before the model's own step, `False` before the combined model's)."
+    )
+
+
+def _portable(keras3: Finding | None, keras2: Finding | None) -> Finding:
+    assert keras3 is not None  # frozen at compile and still frozen is frozen now
+    if keras2 is not None:
+        return Finding(
+            keras3.node, keras3.message + " Keras 2 trains nothing either: " + keras2.message
+        )
+    return Finding(
+        keras3.node,
+        "Trains nothing in Keras 3 (fine in Keras 2 only if the freeze came after this "
+        "model's `compile()`, the GAN idiom): "
+        + keras3.message
+        + " Portable: set the flag before each training call (`True` before the model's own "
+        "step, `False` before the combined model's).",
+    )
 
 
 RULE = Rule(

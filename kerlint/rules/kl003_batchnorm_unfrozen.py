@@ -10,6 +10,7 @@ from kerlint.facts import FileFacts
 from kerlint.facts.model import Event, Obj
 from kerlint.fixgen import fresh_name, keras_name, simple_reference
 from kerlint.rules._helpers import assigned_target, called_on, short_class
+from kerlint.rules._modes import UPGRADE, by_mode
 from kerlint.rules.base import TRAINABLE_WRITE, Finding, FixSpec, Replacement, Rule
 
 
@@ -33,6 +34,48 @@ def bn_holders(facts: FileFacts, model: Obj) -> list[Obj]:
 
 
 def check(facts: FileFacts) -> Iterator[Finding]:
+    findings = list(_findings(facts))
+    yield from by_mode(
+        facts,
+        (finding for finding, _ in findings),
+        (finding for finding, protected in findings if not protected),
+        upgrade=_upgrade,
+        portable=_portable,
+    )
+
+
+def _protected_calls(facts: FileFacts, holder: Obj) -> list[Event]:
+    """Calls of `holder` with a literal `training=False`: Keras 2 keeps BN in inference there."""
+    return [
+        e
+        for e in facts.events("call")
+        if e.target is holder and e.training is not None and e.training.value is False
+    ]
+
+
+def _upgrade(finding: Finding) -> Finding:
+    return Finding(
+        finding.node,
+        "Correct in Keras 2, where `training=False` keeps BatchNormalization in inference "
+        "mode. " + UPGRADE + finding.message,
+        finding.fix,
+    )
+
+
+def _portable(keras3: Finding | None, keras2: Finding | None) -> Finding:
+    assert keras3 is not None  # Keras 2's findings are a subset of Keras 3's
+    if keras2 is not None:
+        return keras3
+    return Finding(
+        keras3.node,
+        "Keras 2 keeps BatchNormalization in inference mode under `training=False`, Keras 3 "
+        "does not: " + keras3.message,
+        keras3.fix,
+    )
+
+
+def _findings(facts: FileFacts) -> Iterator[tuple[Finding, bool]]:
+    """Each unfreeze with its finding, and whether a `training=False` call protects it in Keras 2."""
     for train in facts.events("train"):
         model = train.target
         if model.structure not in ("functional", "sequential") or train.in_callback:
@@ -46,21 +89,18 @@ def check(facts: FileFacts) -> Iterator[Finding]:
                     continue
                 if origin.kind != "assign" or origin.in_callback:
                     continue
-                yield Finding(
+                finding = Finding(
                     origin.node,
                     _message(facts, origin, holder, train),
                     fix=_refreeze_bn(facts, origin, holder),
                 )
+                yield finding, bool(_protected_calls(facts, holder))
 
 
 def _message(facts: FileFacts, origin, holder: Obj, train) -> str:
     kind = short_class(holder)
     name = f"`{holder.describe()}`" + (f" ({kind})" if kind and kind != holder.describe() else "")
-    calls = [
-        e
-        for e in facts.events("call")
-        if e.target is holder and e.training is not None and e.training.value is False
-    ]
+    calls = _protected_calls(facts, holder)
     although = (
         f" (the `training=False` at {facts.at(calls[0].node)} does not prevent this in a "
         "functional model in Keras 3)"

@@ -10,40 +10,70 @@ from kerlint.facts import FileFacts
 from kerlint.facts.model import Event
 from kerlint.fixgen import fresh_optimizer
 from kerlint.rules._helpers import called_on
+from kerlint.rules._modes import by_mode
 from kerlint.rules.base import TRAINABLE_WRITE, Finding, FixSpec, Replacement, Rule
 
 
 def check(facts: FileFacts) -> Iterator[Finding]:
+    findings = list(_reuses(facts))
+    yield from by_mode(
+        facts,
+        (finding for finding, _ in findings),
+        (finding for finding, keras2_breaks in findings if keras2_breaks),
+        upgrade=lambda f: Finding(
+            f.node,
+            "Works in Keras 2 (after a freeze, or with a legacy optimizer); after the upgrade "
+            "to Keras 3 it does not: " + f.message,
+            f.fix,
+        ),
+    )
+
+
+def _reuses(facts: FileFacts) -> Iterator[tuple[Finding, bool]]:
+    """Each reuse, and whether Keras 2 breaks too: only after an unfreeze, and only with the
+    TensorFlow >= 2.11 optimizers (`optimizers.legacy.*` accept the new variables)."""
     for compile_ in facts.events("compile"):
         optimizer, model = compile_.optimizer, compile_.target
-        if optimizer is None:
+        if optimizer is None or _made_in_the_call(compile_, optimizer):
             continue
         for state in facts.states_before(compile_):
             built = state.built_for(optimizer, model)
             if built is None:
                 continue
-            changed = [
-                flag.origin
+            differences = [
+                (then, flag)
                 for key, obj in facts.keys_of(model)
                 if (then := built.value(key)) not in ("absent", None)
                 and (flag := state.flag(key, obj.initially_trainable)).value is not None
                 and flag.value != then
                 and flag.origin is not None
             ]
-            if not changed:
+            if not differences:
                 continue
+            changed = [flag.origin for _, flag in differences]
+            unfrozen = any(then is False and flag.value is True for then, flag in differences)
+            legacy = ".legacy." in (optimizer.cls or "")
             name = called_on(facts, compile_)
             optimizer_code = _optimizer_code(facts, compile_.node)
-            yield Finding(
-                compile_.node,
-                f"`{name}.compile` reuses the optimizer `{optimizer_code}`, which was built for "
-                f"the variables `{name}` trained at {facts.at(built.event.node)}; "
-                f"`trainable` changed since ({facts.at(changed[0].node)}). A Keras "
-                "optimizer only accepts the variables it was built with: 'Unknown variable' on "
-                "TensorFlow and PyTorch, a broken model on JAX. Pass a new optimizer instance.",
-                fix=_new_optimizer(facts, compile_),
+            yield (
+                Finding(
+                    compile_.node,
+                    f"`{name}.compile` reuses the optimizer `{optimizer_code}`, which was built for "
+                    f"the variables `{name}` trained at {facts.at(built.event.node)}; "
+                    f"`trainable` changed since ({facts.at(changed[0].node)}). A Keras "
+                    "optimizer only accepts the variables it was built with: 'Unknown variable' on "
+                    "TensorFlow and PyTorch, a broken model on JAX. Pass a new optimizer instance.",
+                    fix=_new_optimizer(facts, compile_),
+                ),
+                unfrozen and not legacy,
             )
             break
+
+
+def _made_in_the_call(compile_: Event, optimizer) -> bool:
+    """`compile(optimizer=keras.optimizers.Adam(...))`: each run of the call makes a new one."""
+    call = compile_.node
+    return isinstance(call, cst.Call) and any(arg.value is optimizer.node for arg in call.args)
 
 
 def _new_optimizer(facts: FileFacts, compile_: Event) -> FixSpec | None:

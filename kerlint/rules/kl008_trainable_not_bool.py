@@ -58,7 +58,13 @@ def check(facts: FileFacts) -> Iterator[Finding]:
             f"`trainable` is set to {shown}, which Keras turns into `bool({shown})` = "
             f"{effective}: the layer is {'trainable' if effective else 'frozen'}"
             f"{' (any non-empty string is True)' if isinstance(value, str) and value else ''}. "
-            f"Use `{meant if meant is not None else 'True or False'}`.",
+            f"Use `{meant if meant is not None else 'True or False'}`."
+            + (
+                ""
+                if facts.mode.keras3
+                else " Keras 2 stores the value as given, so a model saved with it cannot be "
+                "loaded again ('Expected `trainable` argument to be a boolean')."
+            ),
             fix=fix,
         )
 

@@ -18,9 +18,15 @@ def check(facts: FileFacts) -> Iterator[Finding]:
         yield Finding(
             event.node,
             f"`{assigned_target(facts, event)}` runs inside a Callback, while `fit` is running: "
-            "the running fit keeps the variables it started with (TensorFlow silently ignores "
-            "the change; PyTorch and JAX raise). Stop training, change `trainable`, `compile()` "
-            "with a new optimizer, then call `fit` again (with `initial_epoch`).",
+            + (
+                "Keras 2 ignores the change for the rest of this `fit` in graph mode (later fits "
+                "keep the compile-time state) and an unfreeze crashes in eager mode. "
+                if facts.mode.keras2
+                else "the running fit keeps the variables it started with (TensorFlow silently "
+                "ignores the change; PyTorch and JAX raise). "
+            )
+            + "Stop training, change `trainable`, `compile()` with a new optimizer, then call "
+            "`fit` again (with `initial_epoch`).",
         )
 
 

@@ -1,0 +1,162 @@
+"""Which Keras, end to end: the same code judged by the Keras its project pins.
+
+Small projects in tmp_path, checked through the CLI: a Keras 2 pin, a Keras 3 pin, no pin
+(unknown: the portable reading), `--keras`, the per-file pragma, the upgrade view, and the
+Keras decision in the messages and the cache.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+GAN = """\
+import numpy as np
+from tensorflow import keras
+
+x = np.zeros((8, 4))
+y = np.zeros((8, 1))
+gen = keras.Sequential([keras.layers.Dense(4)])
+disc = keras.Sequential([keras.layers.Dense(1)])
+disc.compile(optimizer="adam", loss="binary_crossentropy")
+disc.trainable = False
+z = keras.Input((4,))
+gan = keras.Model(z, disc(gen(z)))
+gan.compile(optimizer="adam", loss="binary_crossentropy")
+for step in range(10):
+    disc.train_on_batch(x, y)
+    gan.train_on_batch(x, y)
+"""
+
+FINE_TUNE = """\
+from tensorflow import keras
+
+base = keras.applications.ResNet50(weights=None, include_top=False)
+base.trainable = False
+inputs = keras.Input((96, 96, 3))
+model = keras.Model(inputs, keras.layers.Dense(1)(base(inputs, training=False)))
+model.compile(optimizer="adam", loss="mse")
+model.fit(None, None)
+base.trainable = True
+model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="mse")
+model.fit(None, None)
+"""
+
+AFTER_COMPILE = """\
+from tensorflow import keras
+
+model = keras.Sequential([keras.layers.Dense(3), keras.layers.Dense(1)])
+model.compile(optimizer="adam", loss="mse")
+model.layers[0].trainable = False
+model.fit(None, None)
+"""
+
+
+def _project(root: Path, pins: str | None, **files: str) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / ".git").mkdir()  # the project root: detection never looks above it
+    if pins is not None:
+        (root / "requirements.txt").write_text(pins)
+    for name, text in files.items():
+        (root / f"{name}.py").write_text(text)
+    return root
+
+
+def _codes(run_cli, root: Path, *args: str) -> list[tuple[str, int, str, dict | None]]:
+    result = run_cli(
+        "check", "--isolated", "--no-cache", "--output-format", "json", *args, str(root)
+    )
+    assert result.exit_code in (0, 1), result.output
+    return [
+        (Path(d["filename"]).stem, d["location"]["row"], d["code"], d.get("keras"))
+        for d in json.loads(result.stdout)
+    ]
+
+
+KERAS2 = "tensorflow==2.15.0\n"
+KERAS3 = "tensorflow==2.17.0\n"
+
+
+@pytest.mark.parametrize(
+    ("pins", "args", "expected"),
+    [
+        (KERAS3, (), {("gan", 14, "KL002")}),
+        (KERAS2, (), set()),
+        (KERAS2, ("--target-keras", "3"), {("gan", 14, "KL002")}),
+        (None, (), {("gan", 14, "KL002")}),
+        (KERAS3, ("--keras", "2"), set()),
+    ],
+    ids=["keras3", "keras2", "keras2-upgrade-view", "unknown", "configured-beats-pins"],
+)
+def test_gan_idiom_follows_the_projects_keras(run_cli, tmp_path, pins, args, expected) -> None:
+    root = _project(tmp_path, pins, gan=GAN)
+    found = {(name, row, code) for name, row, code, _ in _codes(run_cli, root, *args)}
+    assert found == expected
+
+
+@pytest.mark.parametrize(
+    ("pins", "expected"),
+    [(KERAS3, {("fine", 9, "KL003")}), (KERAS2, set()), (None, {("fine", 9, "KL003")})],
+    ids=["keras3", "keras2", "unknown"],
+)
+def test_training_false_protects_batchnorm_only_in_keras2(run_cli, tmp_path, pins, expected):
+    root = _project(tmp_path, pins, fine=FINE_TUNE)
+    found = {(name, row, code) for name, row, code, _ in _codes(run_cli, root)}
+    assert found == expected
+
+
+def test_change_after_compile_is_kl013_in_keras2_and_kl002_in_keras3(run_cli, tmp_path) -> None:
+    keras2 = (
+        _project(tmp_path / "k2", KERAS2, after=AFTER_COMPILE)
+        if (tmp_path / "k2").mkdir() is None
+        else None
+    )
+    keras3 = (
+        _project(tmp_path / "k3", KERAS3, after=AFTER_COMPILE)
+        if (tmp_path / "k3").mkdir() is None
+        else None
+    )
+    assert {(row, code) for _, row, code, _ in _codes(run_cli, keras2)} == {(5, "KL013")}
+    # Keras 3 honours the freeze: the layer is frozen as the code says; nothing to report.
+    assert {(row, code) for _, row, code, _ in _codes(run_cli, keras3)} == set()
+
+
+def test_the_pragma_beats_the_pins(run_cli, tmp_path) -> None:
+    root = _project(tmp_path, KERAS3, gan="# kerlint: keras=2\n" + GAN)
+    assert _codes(run_cli, root) == []
+
+
+def test_a_monorepo_is_judged_per_package(run_cli, tmp_path) -> None:
+    (tmp_path / ".git").mkdir()
+    for name, pins in (("old", KERAS2), ("new", KERAS3)):
+        package = tmp_path / name
+        package.mkdir()
+        (package / "requirements.txt").write_text(pins)
+        (package / "gan.py").write_text(GAN)
+    found = _codes(run_cli, tmp_path)
+    assert {(name, row, code) for name, row, code, _ in found} == {("gan", 14, "KL002")}
+    result = run_cli("check", "--isolated", "--no-cache", str(tmp_path / "new"))
+    assert result.exit_code == 1
+    result = run_cli("check", "--isolated", "--no-cache", str(tmp_path / "old"))
+    assert result.exit_code == 0, result.output
+
+
+def test_messages_name_the_keras_they_assumed(run_cli, tmp_path) -> None:
+    root = _project(tmp_path / "k3", KERAS3, gan=GAN)
+    result = run_cli("check", "--isolated", "--no-cache", str(root))
+    assert "[Keras 3 (tensorflow==2.17.0 in requirements.txt)]" in result.output
+    unknown = _project(tmp_path / "u", None, gan=GAN)
+    result = run_cli("check", "--isolated", "--no-cache", str(unknown))
+    assert "Keras 2" in result.output and "Keras 3" in result.output
+    assert "an unknown Keras version" in result.output
+
+
+def test_editing_the_pins_invalidates_the_cache(run_cli, tmp_path) -> None:
+    root = _project(tmp_path, KERAS3, gan=GAN)
+    cache = tmp_path / "cache"
+    args = ("check", "--isolated", "--cache-dir", str(cache), str(root / "gan.py"))
+    assert run_cli(*args).exit_code == 1
+    (root / "requirements.txt").write_text(KERAS2)
+    assert run_cli(*args).exit_code == 0
