@@ -6,12 +6,12 @@ from collections.abc import Iterator
 
 from kerlint.facts import FileFacts
 from kerlint.facts.heads import PROBABILITY
+from kerlint.rules._modes import by_mode
 from kerlint.rules.base import Finding, FixSpec, Replacement, Rule
 from kerlint.rules.kl1_heads import (
     FAMILY,
     REQUIRES,
     head_text,
-    keras_assumed,
     model_name,
     pattern,
     trained_compiles,
@@ -20,9 +20,12 @@ from kerlint.rules.kl1_heads import (
 
 
 def check(facts: FileFacts) -> Iterator[Finding]:
-    mode = facts.mode
-    if mode.keras2 and not mode.upgrade_view:
-        return  # Keras 2 runs on TensorFlow, which warns and computes the loss on the logits
+    # Keras 2 runs on TensorFlow, which warns and computes the loss on the logits: nothing
+    # to report there, except in the upgrade view.
+    yield from by_mode(facts, _keras3(facts), ())
+
+
+def _keras3(facts: FileFacts) -> Iterator[Finding]:
     for compiled in trained_compiles(facts):
         head, loss = compiled.head, compiled.loss
         if head is None or loss is None or not loss.crossentropy:
@@ -31,21 +34,6 @@ def check(facts: FileFacts) -> Iterator[Finding]:
             continue
         if head.activation not in PROBABILITY:
             continue
-        if mode.keras2:
-            versions = (
-                "Keras 2 (TensorFlow) warns and quietly uses the pre-activation logits, but "
-                "Keras 3 on torch and JAX does not"
-            )
-        elif mode.unknown:
-            versions = (
-                "Keras 2 and Keras 3 on TensorFlow warn and quietly use the pre-activation "
-                "logits, Keras 3 on torch and JAX is silent"
-            )
-        else:
-            versions = (
-                "on torch and JAX this is silent, while TensorFlow warns and quietly uses the "
-                "pre-activation logits, so the same code trains differently per backend"
-            )
         fix = FixSpec(
             "Remove `from_logits=True`",
             (Replacement(loss.call, without_arg(loss.call, loss.logits_arg)),),
@@ -56,9 +44,10 @@ def check(facts: FileFacts) -> Iterator[Finding]:
             f"The head of `{model_name(facts, compiled)}`, {head_text(facts, head)}, ends in "
             f"{head.activation}, so it outputs probabilities, but the loss is told "
             f"`from_logits=True` and applies {head.activation} again: the loss cannot fall "
-            f"below a floor and learning stalls (10 classes: 31% vs 89% accuracy); {versions} "
-            f"({keras_assumed(facts)}). Remove `from_logits=True`, or drop the activation and "
-            "keep it.",
+            "below a floor and learning stalls (10 classes: 31% vs 89% accuracy) on torch "
+            "and JAX, silently; TensorFlow warns and quietly uses the pre-activation logits, "
+            "so the same code trains differently per backend. Remove `from_logits=True`, or "
+            "drop the activation and keep it.",
             fix=fix,
         )
 

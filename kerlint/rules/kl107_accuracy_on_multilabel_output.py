@@ -7,11 +7,11 @@ from collections.abc import Iterator
 import libcst as cst
 
 from kerlint.facts import FileFacts
+from kerlint.rules._modes import by_mode
 from kerlint.rules.base import Finding, Rule
 from kerlint.rules.kl1_heads import (
     FAMILY,
     REQUIRES,
-    keras_assumed,
     model_name,
     pattern,
     trained_compiles,
@@ -19,9 +19,11 @@ from kerlint.rules.kl1_heads import (
 
 
 def check(facts: FileFacts) -> Iterator[Finding]:
-    mode = facts.mode
-    if mode.keras2 and not mode.upgrade_view:
-        return  # Keras 2 chose binary accuracy for a binary crossentropy
+    # Keras 2 chose binary accuracy for a binary crossentropy: only Keras 3 is wrong here.
+    yield from by_mode(facts, _keras3(facts), ())
+
+
+def _keras3(facts: FileFacts) -> Iterator[Finding]:
     for compiled in trained_compiles(facts):
         head, loss = compiled.head, compiled.loss
         if head is None or loss is None or compiled.metrics is None:
@@ -31,25 +33,17 @@ def check(facts: FileFacts) -> Iterator[Finding]:
         if head.units is None or head.units < 3:
             continue  # two sigmoid units with one-hot labels: categorical accuracy is right
         for metric in compiled.metrics:
-            if not isinstance(metric.node, cst.SimpleString) or metric.name not in (
-                "accuracy",
-                "acc",
-            ):
+            node = metric.node
+            if not isinstance(node, cst.SimpleString) or metric.name not in ("accuracy", "acc"):
                 continue
-            if mode.keras2 or mode.unknown:
-                versions = (
-                    "Keras 3 picks categorical accuracy here (Keras 2 picked binary accuracy)"
-                )
-            else:
-                versions = "Keras 3 picks `CategoricalAccuracy` by the output's shape"
             yield Finding(
-                metric.node,
-                f"`{facts.code(metric.node)}` on the {head.units} sigmoid outputs of "
-                f"`{model_name(facts, compiled)}` trained with binary crossentropy: {versions}, "
-                "which compares the argmax of the outputs with the argmax of the labels, so for "
-                "multi-hot labels the number reported is not per-label accuracy (0.71 vs 0.92) "
-                f"({keras_assumed(facts)}). If your labels are multi-hot, use "
-                '`keras.metrics.BinaryAccuracy(name="accuracy")`.',
+                node,
+                f"`{facts.code(node)}` on the {head.units} sigmoid outputs of "
+                f"`{model_name(facts, compiled)}` trained with binary crossentropy: Keras 3 "
+                "picks `CategoricalAccuracy` by the output's shape, which compares the argmax "
+                "of the outputs with the argmax of the labels, so for multi-hot labels the "
+                "number reported is not per-label accuracy (0.71 vs 0.92). If your labels are "
+                'multi-hot, use `keras.metrics.BinaryAccuracy(name="accuracy")`.',
             )
 
 

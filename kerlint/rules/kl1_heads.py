@@ -132,11 +132,6 @@ def function_removal(facts: FileFacts, call: cst.CSTNode) -> tuple[Replacement, 
     return None
 
 
-def keras_assumed(facts: FileFacts) -> str:
-    """How a message names the Keras it judged the code by."""
-    return f"assuming {facts.mode.describe()}"
-
-
 # keras.applications: the module each constructor lives in, and how its `preprocess_input`
 # scales pixels (measured, model-semantics RESULTS.md §3.14).
 PREPROCESS_MODES = {
