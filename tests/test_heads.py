@@ -195,14 +195,22 @@ KL107_CODE = PRELUDE + (
         (KerasMode(version=None, because="no pins"), True, "Wrong in Keras 3 (fine in Keras 2)"),
     ],
 )
-@pytest.mark.parametrize(("code", "rule_code"), [(KL101_CODE, "KL101"), (KL107_CODE, "KL107")])
-def test_version_dependent_rules_follow_the_mode(code, rule_code, mode, reported, says) -> None:
-    module = cst.parse_module(code)
-    facts = FileFacts(module, code, mode=mode)
-    findings = list(registry.get(rule_code).check(facts))
+def test_kl101_follows_the_mode(mode, reported, says) -> None:
+    module = cst.parse_module(KL101_CODE)
+    facts = FileFacts(module, KL101_CODE, mode=mode)
+    findings = list(registry.get("KL101").check(facts))
     assert bool(findings) is reported
     if reported:
         assert says.lower() in findings[0].message.lower()
+
+
+@pytest.mark.parametrize(
+    "mode", [KerasMode(), KerasMode(version="2"), KerasMode(version=None), KerasMode("2", "x", "3")]
+)
+def test_kl107_holds_in_every_mode(mode) -> None:
+    """tf.keras 2.x resolves "accuracy" by shape as Keras 3 does (the page's Keras 2 proof)."""
+    facts = FileFacts(cst.parse_module(KL107_CODE), KL107_CODE, mode=mode)
+    assert len(list(registry.get("KL107").check(facts))) == 1
 
 
 def test_the_model_rules_need_a_compile_and_a_training_call() -> None:

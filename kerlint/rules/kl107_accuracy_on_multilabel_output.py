@@ -7,7 +7,6 @@ from collections.abc import Iterator
 import libcst as cst
 
 from kerlint.facts import FileFacts
-from kerlint.rules._modes import by_mode
 from kerlint.rules.base import Finding, Rule
 from kerlint.rules.kl1_heads import (
     FAMILY,
@@ -19,11 +18,8 @@ from kerlint.rules.kl1_heads import (
 
 
 def check(facts: FileFacts) -> Iterator[Finding]:
-    # Keras 2 chose binary accuracy for a binary crossentropy: only Keras 3 is wrong here.
-    yield from by_mode(facts, _keras3(facts), ())
-
-
-def _keras3(facts: FileFacts) -> Iterator[Finding]:
+    # The same in Keras 3 and in tf.keras 2.x: both resolve "accuracy" by shape (measured with
+    # tf_keras 2.21; only the standalone Keras <= 2.3 chose binary accuracy for this loss).
     for compiled in trained_compiles(facts):
         head, loss = compiled.head, compiled.loss
         if head is None or loss is None or compiled.metrics is None:
@@ -39,7 +35,7 @@ def _keras3(facts: FileFacts) -> Iterator[Finding]:
             yield Finding(
                 node,
                 f"`{facts.code(node)}` on the {head.units} sigmoid outputs of "
-                f"`{model_name(facts, compiled)}` trained with binary crossentropy: Keras 3 "
+                f"`{model_name(facts, compiled)}` trained with binary crossentropy: Keras "
                 "picks `CategoricalAccuracy` by the output's shape, which compares the argmax "
                 "of the outputs with the argmax of the labels, so for multi-hot labels the "
                 "number reported is not per-label accuracy (0.71 vs 0.92). If your labels are "
