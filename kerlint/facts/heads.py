@@ -206,7 +206,7 @@ class HeadFacts:
             if module is not None:
                 self.preprocess_calls.append((node, module))
         if ref.name.startswith("numpy."):
-            return self._numpy_call(builder, node, ref.name, positional)
+            return self._numpy_call(builder, node, ref.name, positional, keywords)
         if ref.name in SHUFFLES:
             self._shuffle(builder, positional)
             return None
@@ -266,13 +266,16 @@ class HeadFacts:
         )
 
     # ---------------------------------------------------------------- arrays (KL110)
-    def _numpy_call(self, builder: Builder, node: cst.Call, name: str, positional):
+    def _numpy_call(self, builder: Builder, node: cst.Call, name: str, positional, keywords):
         leaf = name.rsplit(".", 1)[-1]
         if name in SHUFFLES:
             self._shuffle(builder, positional)
             return None
         if leaf not in ORDERING_FUNCTIONS or name.count(".") != 1:
             return None
+        axis = _argument(positional, keywords, "axis", 1 if leaf == "concatenate" else 2)
+        if leaf in ("concatenate", "append") and axis is not None and _literal(axis) != 0:
+            return None  # columns side by side (or flattened 2-D): the rows keep their order
         array = builder.new_obj("instance", node, keras=False, cls=f"numpy.{leaf}")
         self.ordered[array] = leaf
         return (array,)
@@ -597,11 +600,14 @@ SHUFFLES = {
     "numpy.random.shuffle", "numpy.random.permutation", "random.shuffle",
     "sklearn.utils.shuffle", "sklearn.model_selection.train_test_split",
 }  # fmt: skip
-# numpy functions whose result keeps its inputs (or a sort) in order: the last rows are a block.
-ORDERING_FUNCTIONS = {"concatenate", "vstack", "hstack", "append", "sort", "row_stack"}
+# numpy functions that put their inputs' rows one after the other: the last rows are a block.
+# (hstack and sort are left out: on 2-D arrays they join columns and sort within rows.)
+ORDERING_FUNCTIONS = {"concatenate", "vstack", "append", "row_stack"}
 
 
 def _with(head: Head, after: list[Activation]) -> Head:
+    """The head with the activations applied after it; `linear` ones are the identity."""
+    after = [activation for activation in after if activation.name != "linear"]
     if not after:
         return head
     return Head(head.units, head.layer, (*head.activations, *after), head.application)

@@ -1,4 +1,4 @@
-"""KL110 (opt-in): `validation_split` on arrays the file concatenated or sorted, unshuffled."""
+"""KL110 (opt-in): `validation_split` on arrays the file concatenated row-wise, unshuffled."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ def _arg(call: cst.Call, position: int, keyword: str) -> cst.CSTNode:
 RULE = Rule(
     code="KL110",
     name="validation-split-on-ordered-data",
-    summary="`fit(validation_split=...)` on arrays concatenated or sorted with no shuffle",
+    summary="`fit(validation_split=...)` on arrays concatenated row-wise with no shuffle",
     check=check,
     requires=REQUIRES,
     requires_pattern=pattern("validation_split"),
