@@ -229,7 +229,10 @@ class HeadFacts:
         if structure == "sequential":
             layers = _argument(positional, keywords, "layers", 0) or ()
             slots: list[_Slot] = []
-            if len(layers) == 1 and isinstance(layers[0], ListValue):
+            literal = isinstance(_call_arg(model.node, "layers", 0), cst.List | cst.Tuple)
+            if literal and len(layers) == 1 and isinstance(layers[0], ListValue):
+                # Only a list written in the call: a list kept in a variable may have grown
+                # (`.append`) in ways the values do not show.
                 slots = [_Slot(item, True) for item in layers[0].items]
             elif layers:
                 slots = [_Slot((), False)]
@@ -681,6 +684,10 @@ def _arg_value(node: cst.CSTNode | None, keyword: str) -> cst.CSTNode:
         if keyword == "activation" and len(node.args) >= 2 and node.args[1].keyword is None:
             return node.args[1].value
     return node  # type: ignore[return-value]
+
+
+def _call_arg(node: cst.CSTNode | None, keyword: str, position: int) -> cst.BaseExpression | None:
+    return _compile_arg(node, keyword, position) if node is not None else None
 
 
 def _compile_arg(node: cst.CSTNode, keyword: str, position: int) -> cst.BaseExpression | None:
