@@ -24,6 +24,8 @@ from kerlint.diagnostics import Diagnostic
 from kerlint.rules import PARSE_ERROR
 
 VERSION = 1
+# A baseline is read whole: one larger than this is not a baseline kerlint wrote.
+MAX_BASELINE_BYTES = 64 * 1024 * 1024
 # Returns the lines of a file (of a cell, in a notebook), or None when unknown.
 LinesOf = Callable[[str, int | None], list[str] | None]
 
@@ -135,16 +137,26 @@ class Baseline:
 
     @classmethod
     def load(cls, path: Path) -> Baseline:
+        from kerlint.source import SourceError, read_regular_file
+
+        if not os.path.lexists(path):
+            raise BaselineError(f"baseline file not found: {path}")
         try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise BaselineError(f"baseline file not found: {path}") from exc
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            # Only a regular file, and a bounded read: a FIFO would hang, /dev/zero never end.
+            document = json.loads(read_regular_file(path, MAX_BASELINE_BYTES).decode("utf-8"))
+        except SourceError as exc:
+            raise BaselineError(f"cannot read the baseline {path}: {exc.message}") from exc
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise BaselineError(f"cannot read the baseline {path}: {exc}") from exc
+        except RecursionError as exc:
+            raise BaselineError(f"cannot read the baseline {path}: nested too deeply") from exc
         if not isinstance(document, dict) or document.get("kerlint_baseline") != VERSION:
             raise BaselineError(f"{path} is not a kerlint baseline (version {VERSION})")
+        raw_entries = document.get("entries", [])
+        if not isinstance(raw_entries, list):
+            raise BaselineError(f"{path}: `entries` is not a list")
         entries = []
-        for raw in document.get("entries", []):
+        for raw in raw_entries:
             try:
                 entries.append(
                     _Entry(
@@ -156,8 +168,9 @@ class Baseline:
                         str(raw.get("line", "")),
                     )
                 )
-            except (KeyError, TypeError, ValueError) as exc:
-                raise BaselineError(f"{path}: a malformed entry: {raw!r}") from exc
+            except (KeyError, TypeError, ValueError, OverflowError, RecursionError) as exc:
+                shown = json.dumps(raw)[:200] if not isinstance(exc, RecursionError) else "..."
+                raise BaselineError(f"{path}: a malformed entry: {shown}") from exc
         return cls(Path(os.path.abspath(path)).parent, entries)
 
     def filter(

@@ -19,7 +19,9 @@ Robustness, because a cache must never be the reason a run fails or lies:
   warning), it never stops the check.
 
 The folder ignores itself for git (a `.gitignore` holding `*`) and carries a CACHEDIR.TAG so
-that backup tools skip it, as ruff's and pytest's do.
+that backup tools skip it, as ruff's and pytest's do. It does so only in a folder kerlint made
+(the tag says so): given a folder that already exists, such as the project itself, the cache
+lives in a `.kerlint_cache` inside it instead.
 """
 
 from __future__ import annotations
@@ -35,10 +37,14 @@ from typing import Any
 
 from kerlint import __version__
 from kerlint.diagnostics import Diagnostic, Edit, Fix, Location
+from kerlint.source import SourceError, read_regular_file
 
 CACHE_DIR_NAME = ".kerlint_cache"
 ENV_CACHE_DIR = "KERLINT_CACHE_DIR"
 FORMAT = 1  # bump when the entry layout changes
+# An entry is a few diagnostics: one larger than this was not written by kerlint.
+MAX_ENTRY_BYTES = 16 * 1024 * 1024
+_OWN_MARK = "created by kerlint"
 
 _CACHEDIR_TAG = (
     "Signature: 8a477f597d28d172789f06886806bc55\n"
@@ -62,6 +68,13 @@ class Cache:
     def open(cls, directory: Path, salt: str | None = None) -> tuple[Cache | None, str | None]:
         """The cache in `directory`, created if needed; (None, why) when it cannot be used."""
         try:
+            owned = _owned_folder(directory)
+            if owned is None:
+                return (
+                    None,
+                    f"{directory} holds a folder named {CACHE_DIR_NAME} kerlint did not make",
+                )
+            directory = owned
             directory.mkdir(parents=True, exist_ok=True)
             _write_once(directory / ".gitignore", "# Created by kerlint.\n*\n")
             _write_once(directory / "CACHEDIR.TAG", _CACHEDIR_TAG)
@@ -82,20 +95,64 @@ class Cache:
         digest.update(data)
         return digest.hexdigest()
 
+    def dependent_key(self, key: str, dependencies) -> str:
+        """`key` (of the file itself) extended by the bytes of every project module it
+        imports, directly or not: editing `models.py` invalidates `train.py`."""
+        if not dependencies:
+            return key
+        digest = hashlib.blake2b(key.encode(), digest_size=20)
+        for record in dependencies:
+            digest.update(b"\0" + str(record.file.path).encode("utf-8", "surrogateescape"))
+            digest.update(b"\0" + record.data)
+        return digest.hexdigest()
+
+    def blob_key(self, kind: str, data: bytes) -> str:
+        """The key of something derived from `data` alone (a dependency's parsed module)."""
+        digest = hashlib.blake2b(digest_size=20)
+        digest.update(self.salt + b"\0" + kind.encode() + b"\0")
+        digest.update(data)
+        return digest.hexdigest()
+
+    def get_blob(self, key: str) -> bytes | None:
+        try:
+            return (self.entries / key[:2] / f"{key}.bin").read_bytes()
+        except OSError:
+            return None
+
+    def put_blob(self, key: str, data: bytes) -> None:
+        target = self.entries / key[:2] / f"{key}.bin"
+        try:
+            target.parent.mkdir(exist_ok=True)
+            _atomic_write(target, data)
+        except OSError:
+            self.write_errors += 1
+
     def _path(self, key: str) -> Path:
         return self.entries / key[:2] / f"{key}.json"
 
     def get(self, key: str, display: str) -> tuple[list[Diagnostic], bool] | None:
         """(diagnostics named `display`, parsed) for `key`, or None on any kind of miss."""
         try:
-            entry = json.loads(self._path(key).read_bytes())
+            # A regular file of bounded size only: an entry swapped for a FIFO or a link to
+            # /dev/zero must not hang the run or fill its memory.
+            entry = json.loads(read_regular_file(self._path(key), MAX_ENTRY_BYTES))
             if not isinstance(entry, dict) or entry.get("key") != key:
                 raise ValueError("not this entry")
             diagnostics = [_load(item, display) for item in entry["diagnostics"]]
             parsed = entry["parsed"]
             if not isinstance(parsed, bool):
                 raise ValueError("parsed is not a bool")
-        except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):
+        except (
+            OSError,
+            SourceError,
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+            IndexError,
+            OverflowError,
+            RecursionError,  # an entry nested 100,000 deep
+        ):
             self.misses += 1
             return None
         self.hits += 1
@@ -152,6 +209,33 @@ def environment_fingerprint() -> str:
     return f"kerlint={__version__};code={code};libcst={libcst_version};python={python}"
 
 
+def _owned_folder(directory: Path) -> Path | None:
+    """The folder the cache may own: `directory` when kerlint made it (now or before), else
+    its subfolder `.kerlint_cache`; None when that too exists and is not kerlint's.
+
+    The cache writes a `.gitignore` holding `*` into its folder: in a folder that holds a
+    project (`--cache-dir .`) that would hide every file from git and every later
+    `kerlint check .` (discovery honours `.gitignore`) would pass without checking anything.
+    """
+    for candidate in (directory, directory / CACHE_DIR_NAME):
+        if _made_by_kerlint(candidate):
+            return candidate
+        try:
+            candidate.mkdir(parents=True)
+        except FileExistsError:
+            continue
+        return candidate
+    return None
+
+
+def _made_by_kerlint(directory: Path) -> bool:
+    try:
+        tag = read_regular_file(directory / "CACHEDIR.TAG", 4096)
+    except SourceError:
+        return False
+    return _OWN_MARK in tag.decode("utf-8", "replace")
+
+
 def _write_once(path: Path, content: str) -> None:
     if not path.exists():
         _atomic_write(path, content.encode())
@@ -194,6 +278,7 @@ def _dump(diagnostic: Diagnostic) -> dict[str, Any]:
         "end": _location(diagnostic.end_location),
         "cell": diagnostic.cell,
         "keras": diagnostic.keras,
+        "origin": diagnostic.origin,
         "fix": None
         if fix is None
         else {
@@ -259,4 +344,16 @@ def _load(item: dict[str, Any], display: str) -> Diagnostic:
         fix,
         None if cell is None else _int(cell),
         keras=keras,
+        origin=_origin(item.get("origin")),
     )
+
+
+def _origin(value: object) -> dict | None:
+    """A finding's place in an imported module, checked field by field."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise TypeError("not an origin")
+    _str(value["path"]), _str(value["filename"])
+    _load_location(value["location"]), _load_location(value["end"])
+    return value

@@ -51,6 +51,10 @@ class Diagnostic:
     keras: dict | None = field(default=None, compare=False)
     # Filled by `check --verify`: runtime evidence for a static finding.
     verification: dict | None = field(default=None, compare=False)
+    # A finding that lies in an imported project module, reported at the call that leads
+    # there: {"path", "filename", "location": [row, col], "end": [row, col]} of that place,
+    # where a run that checks that module too reports it instead.
+    origin: dict | None = field(default=None, compare=False)
 
     @property
     def sort_key(self) -> tuple:

@@ -7,14 +7,17 @@ become a KL000 diagnostic and the run goes on.
 from __future__ import annotations
 
 import ast
+import contextlib
 import gc
 import os
 import re
+import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import libcst as cst
 
@@ -25,6 +28,9 @@ from kerlint.rules import PARSE_ERROR, registry
 from kerlint.rules.base import Finding, FixSpec, Replacement, Rule
 from kerlint.source import Source, SourceError, read_source
 from kerlint.suppress import find_suppressions
+
+if TYPE_CHECKING:
+    from kerlint.project import Project
 
 # A file that never says "keras" cannot hold a Keras object kerlint could know of.
 KERAS_MARKER = "keras"
@@ -51,14 +57,16 @@ def check_file(
     display: str | None = None,
     data: bytes | None = None,
     mode: KerasMode | None = None,
+    project: Project | None = None,
 ) -> FileResult:
-    """`mode`: the Keras the file is judged by (None: Keras 3, the engine's default)."""
+    """`mode`: the Keras the file is judged by (None: Keras 3, the engine's default).
+    `project`: follow imports of project modules into their definitions (None: this file)."""
     display = display if display is not None else str(path)
     try:
         source = read_source(path, display, data)
     except SourceError as exc:
         return FileResult(path, [_error(display, exc.message, exc.row, exc.column)])
-    return check_source(source, codes, mode=mode)
+    return check_source(source, codes, mode=mode, project=project)
 
 
 def applicable_rules(text: str, codes: frozenset[str]) -> list[Rule]:
@@ -78,25 +86,50 @@ def applicable_rules(text: str, codes: frozenset[str]) -> list[Rule]:
     return chosen
 
 
+def closure_rules(source: Source, codes: frozenset[str], project: Project | None) -> list[Rule]:
+    """The rules that matter for a file and the project modules it imports: a file that only
+    trains a model frozen in `models.py` matters when `models.py` holds the freeze. Each
+    text test may pass in any of the files, "keras" too."""
+    rules = applicable_rules(source.text, codes)
+    if project is None or len(rules) == len(rules_for(codes)):
+        return rules
+    texts = [source.text, *(record.text for record in project.closure(source.path, source.text))]
+    if len(texts) == 1 or not any(KERAS_MARKER in text for text in texts):
+        return rules
+    chosen = {rule.code for rule in rules}
+    return [
+        rule
+        for rule in rules_for(codes)
+        if rule.code in chosen or any(rule.may_apply(text) for text in texts)
+    ]
+
+
 def check_source(
     source: Source,
     codes: frozenset[str],
     rules: list[Rule] | None = None,
     mode: KerasMode | None = None,
+    project: Project | None = None,
 ) -> FileResult:
     """Check one decoded file; never raises: every failure becomes a KL000 diagnostic.
 
-    `rules`: the result of `applicable_rules` when the caller has it already (the runner
-    prefilters before it looks in the cache).
+    `rules`: the result of `applicable_rules` (or `closure_rules`) when the caller has it
+    already (the runner prefilters before it looks in the cache). `project`: imports of
+    project modules are followed into them.
     """
     text = source.text
     if rules is None:
-        rules = applicable_rules(text, codes)
+        rules = closure_rules(source, codes, project)
     if not rules:
         return FileResult(source.path, [], source)
     verdict = _python_verdict(text)
     if verdict is not None and _too_deep(verdict):
         message, row, column = _nesting_error(verdict)
+        cell, row = source.to_cell(row)
+        return FileResult(source.path, [_error(source.display, message, row, column, cell)], source)
+    shape = _shape_error(text) if verdict is None else None
+    if shape is not None:
+        message, row, column = shape
         cell, row = source.to_cell(row)
         return FileResult(source.path, [_error(source.display, message, row, column, cell)], source)
     try:
@@ -124,12 +157,22 @@ def check_source(
         _reraise_when_debugging()
         return FileResult(source.path, [_internal_error(source.display, "parsing", exc)], source)
     try:
+        resolver = project.resolver(source.path) if project is not None else None
         facts = FileFacts(
-            module, text, source.to_cell if source.is_notebook else None, mode or DEFAULT_MODE
+            module,
+            text,
+            source.to_cell if source.is_notebook else None,
+            mode or DEFAULT_MODE,
+            resolve=resolver,
+            package=resolver.package if resolver is not None else None,
+            display=source.display if resolver is not None else None,
         )
-        findings = [(rule, finding) for rule in rules for finding in rule.check(facts)]
+        findings = [(rule, finding) for rule in rules for finding in _found(rule, facts)]
         diagnostics = _to_diagnostics(source, facts, findings)
     except RecursionError:
+        if not _on_a_deep_stack():  # deep but valid code: again, where it fits
+            with contextlib.suppress(RecursionError):
+                return _on_deep_stack(lambda: check_source(source, codes, rules))
         return FileResult(
             source.path,
             [_error(source.display, "too deeply nested to analyse", 1, 1)],
@@ -144,13 +187,33 @@ def check_source(
     return FileResult(source.path, diagnostics, source, True, mode)
 
 
-# LibCST's native parser recurses on the C stack and overflows it (a segmentation fault
-# that takes the whole run down) somewhere past 1,200 nested brackets or 3,400 nested
-# lambdas on an 8 MiB stack. CPython's own parser has explicit limits (200 brackets, a
-# recursion guard), so a file CPython accepts is parsed directly; any other is parsed on a
-# thread with this much stack (reserved address space; only the touched pages are used).
+# LibCST's native parser recurses on the C stack, and overflows it (a segmentation fault
+# that takes the whole run down) on shapes CPython reads without recursing. Measured on
+# LibCST 1.9 and CPython 3.11 (tests/test_hostile_parse.py holds these in place):
+# - nesting: ~7 KiB of stack per bracket, less per other level; CPython's own parser
+#   vets it first (200 brackets, an AST depth of ~3,000), so it costs at most ~25 MiB;
+# - flat runs that CPython builds in a loop but LibCST by recursion, one frame per item:
+#   `a and b and ...` (~1.2 KiB a term), a dotted import name `a.b.c...` and attribute
+#   chains (~1.4 KiB a part), `for` clauses of a comprehension (~1.7 KiB). At most ~720
+#   bytes of stack per byte of source, whatever the shape.
+# So a file of up to MAIN_STACK_SAFE_BYTES is parsed where it is (~3 MiB of the usual 8 MiB
+# stack), any other on a thread with DEEP_STACK_BYTES of stack (reserved address space;
+# only the touched pages are used), and one larger than DEEP_STACK_SAFE_BYTES only after
+# its longest flat run and its depth are measured on CPython's tree and found to fit.
 DEEP_STACK_BYTES = 256 * 1024 * 1024
+MAIN_STACK_SAFE_BYTES = 4 * 1024
+DEEP_STACK_SAFE_BYTES = 192 * 1024
+_STACK_BUDGET = 192 * 1024 * 1024
+_STACK_PER_LEVEL = 8 * 1024
+_STACK_PER_ITEM = 2 * 1024
+# LibCST also recurses in Python, and so do its metadata visitors and kerlint's analysis:
+# ~3 frames per level of the tree, so 1,000 parts of a dotted name or 350 `and` terms
+# exceed Python's default limit of 1,000 frames. On the deep stack the limit is raised to
+# this: at the ~160 bytes of C stack a frame measured there (2 KiB even where every frame
+# passes through C), it holds many times over.
+DEEP_RECURSION_LIMIT = 60_000
 _NESTING_WORDS = ("nested", "too complex", "recursion")
+_RUN_WORDS = re.compile(r"\b(?:and|or|for)\b")
 
 
 def _python_verdict(text: str) -> BaseException | None:
@@ -159,13 +222,17 @@ def _python_verdict(text: str) -> BaseException | None:
     Warnings are silenced: the user's invalid escape sequences are not kerlint's to print
     (a SyntaxWarning on stderr from Python 3.12 on), nor an error under `-W error`.
     """
+    try:
+        _python_tree(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        return exc
+    return None
+
+
+def _python_tree(text: str) -> ast.AST:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        try:
-            compile(text, "<kerlint>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
-        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-            return exc
-    return None
+        return compile(text, "<kerlint>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
 
 
 def _too_deep(verdict: BaseException) -> bool:
@@ -182,10 +249,114 @@ def _nesting_error(verdict: BaseException) -> tuple[str, int, int]:
     return f"too deeply nested for Python to parse ({type(verdict).__name__})", 1, 1
 
 
+def _shape_error(text: str) -> tuple[str, int, int] | None:
+    """For a large file CPython accepted: why LibCST's parser cannot read it without
+    overflowing even the deep stack (message, row, column), or None when it fits.
+    """
+    if len(text) <= DEEP_STACK_SAFE_BYTES:
+        return None
+    # No run is longer than all the dots and `and`/`or`/`for` words of the file together,
+    # and CPython's tree is at most ~3,000 deep: most large files are cleared by that.
+    most_items = text.count(".") + len(_RUN_WORDS.findall(text))
+    if _cpython_max_depth() * _STACK_PER_LEVEL + most_items * _STACK_PER_ITEM <= _STACK_BUDGET:
+        return None
+    try:
+        tree = _python_tree(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None  # CPython's verdict was taken before; nothing new to say
+    depth, (items, what, node) = _depth_and_longest_run(tree)
+    if depth * _STACK_PER_LEVEL + items * _STACK_PER_ITEM <= _STACK_BUDGET:
+        return None
+    row, column = getattr(node, "lineno", 1), getattr(node, "col_offset", 0) + 1
+    most = (_STACK_BUDGET - depth * _STACK_PER_LEVEL) // _STACK_PER_ITEM
+    return (
+        f"{what} of {items:,} parts is too long for the parser kerlint uses "
+        f"(LibCST recurses once per part; at most about {max(most, 0):,} fit); not checked",
+        row,
+        column,
+    )
+
+
+def _cpython_max_depth() -> int:
+    """The deepest tree CPython builds: 3 frames per level of its recursion limit."""
+    return 3 * sys.getrecursionlimit()
+
+
+def _depth_and_longest_run(tree: ast.AST) -> tuple[int, tuple[int, str, ast.AST]]:
+    """The depth of CPython's tree and its longest run of items LibCST reads recursively
+    (without recursing: the tree may be ~3,000 deep)."""
+    deepest = 0
+    longest: tuple[int, str, ast.AST] = (0, "", tree)
+    stack: list[tuple[ast.AST, int]] = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        run = _run_of(node)
+        if run is not None and run[0] > longest[0]:
+            longest = (*run, node)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest, longest
+
+
+def _run_of(node: ast.AST) -> tuple[int, str] | None:
+    if isinstance(node, ast.BoolOp):
+        return len(node.values), "a boolean chain"
+    if isinstance(node, ast.Import):
+        return max(alias.name.count(".") + 1 for alias in node.names), "a dotted name"
+    if isinstance(node, ast.ImportFrom) and node.module:
+        return node.module.count(".") + 1, "a dotted name"
+    if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+        return len(node.generators), "a comprehension's `for` clauses"
+    return None
+
+
+def parse_python(text: str) -> cst.Module:
+    """Parse `text` with LibCST without ever overflowing the C stack (see above).
+
+    For text CPython accepts, or that it rejects for a reason other than nesting; raises
+    what `cst.parse_module` raises (RecursionError included) and nothing worse.
+    """
+    return _parse(text, deep_stack=True)
+
+
 def _parse(text: str, deep_stack: bool) -> cst.Module:
+    """`cst.parse_module` on a stack it fits on.
+
+    `deep_stack`: the text was not vetted by CPython, or is large: never on this stack.
+    """
+    text = _nfkc_identifiers(text) or text
+    try:
+        return _parse_on_a_fitting_stack(text, deep_stack)
+    except cst.ParserSyntaxError:
+        # Python reads more than LibCST does: where a known difference is at fault, parse
+        # the text with it mended in place (every row and column kept).
+        repaired = _spaces_for_indentation(text)
+        repaired = _unparenthesize_annotated_targets(repaired or text) or repaired
+        repaired = _shorten_string_runs(repaired or text) or repaired
+        if repaired is None:
+            raise
+    return _parse_on_a_fitting_stack(repaired, deep_stack)
+
+
+def _parse_on_a_fitting_stack(text: str, deep_stack: bool) -> cst.Module:
+    if _on_a_deep_stack():
+        return _parse_here(text)
+    small = not deep_stack and len(text) <= MAIN_STACK_SAFE_BYTES
+    if small:
+        try:
+            return _parse_here(text)
+        except RecursionError:  # LibCST's Python side: try again with room
+            pass
+    try:
+        return _on_deep_stack(lambda: _parse_here(text))
+    except RecursionError as exc:
+        if small and str(exc) == _NO_DEEP_STACK:
+            return _parse_here(text)  # safe here, with Python's own recursion guard
+        raise
+
+
+def _parse_here(text: str) -> cst.Module:
     """`cst.parse_module` with the cyclic GC paused (it only makes acyclic nodes: ~10% faster)."""
-    if deep_stack:
-        return _on_deep_stack(lambda: _parse(text, deep_stack=False))
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -195,33 +366,52 @@ def _parse(text: str, deep_stack: bool) -> cst.Module:
             gc.enable()
 
 
-def _on_deep_stack(work: Callable[[], cst.Module]) -> cst.Module:
-    """Run `work` on a fresh thread with a DEEP_STACK_BYTES stack; its exception is re-raised."""
+_deep = threading.local()
+_T = TypeVar("_T")
+
+
+def _on_a_deep_stack() -> bool:
+    return getattr(_deep, "active", False)
+
+
+def _on_deep_stack(work: Callable[[], _T]) -> _T:
+    """Run `work` on a fresh thread with a DEEP_STACK_BYTES stack and Python's recursion
+    limit raised to DEEP_RECURSION_LIMIT; its exception is re-raised.
+
+    Where no such thread can be had: RecursionError (a KL000), never a risk to the process.
+    """
     outcome: list[object] = []
 
     def run() -> None:
+        _deep.active = True
+        limit = sys.getrecursionlimit()
         try:
+            sys.setrecursionlimit(max(limit, DEEP_RECURSION_LIMIT))
             outcome.append(work())
         except BaseException as exc:  # handed to the caller below
             outcome.append(exc)
+        finally:
+            sys.setrecursionlimit(limit)
 
     try:
         previous = threading.stack_size(DEEP_STACK_BYTES)
-    except (ValueError, RuntimeError):  # the platform refuses: the current stack it is
-        return work()
+    except (ValueError, RuntimeError) as exc:  # the platform refuses
+        raise RecursionError(_NO_DEEP_STACK) from exc
     try:
-        thread = threading.Thread(target=run, name="kerlint-parse", daemon=True)
+        thread = threading.Thread(target=run, name="kerlint-deep-stack", daemon=True)
         thread.start()
-    except RuntimeError:  # cannot start a thread (address space): the current stack it is
-        return work()
+    except RuntimeError as exc:  # cannot start a thread (address space)
+        raise RecursionError(_NO_DEEP_STACK) from exc
     finally:
         threading.stack_size(previous)
     thread.join()
     result = outcome[0]
     if isinstance(result, BaseException):
         raise result
-    assert isinstance(result, cst.Module)
-    return result
+    return result  # type: ignore[return-value]
+
+
+_NO_DEEP_STACK = "no thread with a deep enough stack could be started"
 
 
 def _internal_error(display: str, stage: str, exc: Exception) -> Diagnostic:
@@ -244,12 +434,192 @@ def _reraise_when_debugging() -> None:
 def _syntax_error(text: str, exc: cst.ParserSyntaxError) -> tuple[str, int, int]:
     """Python's own message and position are the clearest; LibCST's are the fallback."""
     try:
-        compile(text, "<kerlint>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+        _python_tree(text)
     except SyntaxError as error:
         return f"syntax error: {error.msg}", error.lineno or 1, error.offset or 1
     except (ValueError, RecursionError, MemoryError):
-        pass
-    return f"cannot parse: {exc.message}", exc.raw_line, exc.raw_column + 1
+        return f"cannot parse: {exc.message}", exc.raw_line, exc.raw_column + 1
+    return _valid_but_unreadable(text, exc)
+
+
+# LibCST's grammar reads at most this many `for` clauses in one comprehension (a limit of
+# its own: one more is a syntax error to it, not to Python).
+LIBCST_MAX_FOR_CLAUSES = 3000
+
+
+def _valid_but_unreadable(text: str, exc: cst.ParserSyntaxError) -> tuple[str, int, int]:
+    """Python accepts `text` and LibCST does not: say so, and why where it is known."""
+    try:
+        _, (items, what, node) = _depth_and_longest_run(_python_tree(text))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        items, what, node = 0, "", None
+    if node is not None and what.startswith("a comprehension") and items > LIBCST_MAX_FOR_CLAUSES:
+        return (
+            f"{what} of {items:,} parts is too long for the parser kerlint uses (LibCST "
+            f"reads at most {LIBCST_MAX_FOR_CLAUSES:,}); not checked",
+            getattr(node, "lineno", 1),
+            getattr(node, "col_offset", 0) + 1,
+        )
+    return (
+        "cannot parse: the parser kerlint uses (LibCST) rejects this code, which Python "
+        f"accepts ({exc.message.splitlines()[0]}); not checked; please report it",
+        exc.raw_line,
+        exc.raw_column + 1,
+    )
+
+
+def _shorten_string_runs(text: str) -> str | None:
+    """`text` with long runs of implicitly concatenated strings cut to their first and last
+    string, the others blanked out with spaces (comments, line breaks and so every row and
+    column stay where they were); None when there is no such run.
+
+    LibCST's grammar reads at most 3,000 strings in a row; Python reads any number. The
+    strings' text matters to no rule, where they are does (diagnostics, fixes).
+    """
+    import io
+    import tokenize
+
+    runs: list[list[tokenize.TokenInfo]] = []
+    current: list[tokenize.TokenInfo] = []
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if token.type == tokenize.STRING:
+                current.append(token)
+            elif token.type not in (tokenize.NL, tokenize.COMMENT):
+                if len(current) > _LONG_STRING_RUN:
+                    runs.append(current)
+                current = []
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    if not runs:
+        return None
+    lines = text.splitlines(keepends=True)
+    for run in runs:
+        for token in run[1:-1]:
+            (row, start), (end_row, end) = token.start, token.end
+            if row == end_row:
+                line = lines[row - 1]
+                lines[row - 1] = line[:start] + " " * (end - start) + line[end:]
+    return "".join(lines)
+
+
+_LONG_STRING_RUN = 1000
+
+
+def _unparenthesize_annotated_targets(text: str) -> str | None:
+    """`text` with the brackets around one-line annotated targets taken out: `(x): int = 1`
+    is valid Python (the target is then not recorded in `__annotations__`), not to LibCST.
+
+    `(x): int` becomes `x  : int`: the target moves left by its brackets, everything after
+    it stays in its column. None when there is none, or Python rejects `text`.
+    """
+    try:
+        tree = _python_tree(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    lines = text.splitlines(keepends=True)
+    changed = False
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.AnnAssign) or node.simple:
+            continue
+        target, annotation = node.target, node.annotation
+        if not node.lineno == target.lineno == target.end_lineno == annotation.lineno:
+            continue
+        line = lines[node.lineno - 1]
+        first = _column(line, node.col_offset)
+        start = _column(line, target.col_offset)
+        end = _column(line, target.end_col_offset or 0)
+        colon = line.find(":", end, _column(line, annotation.col_offset))
+        before, after = line[first:start], line[end:colon] if colon >= 0 else None
+        if after is None or before.strip("( \t") or after.strip(") \t"):
+            continue  # a comment or a line break between the brackets: left alone
+        lines[node.lineno - 1] = (
+            line[:first] + line[start:end] + " " * len(before + after) + line[colon:]
+        )
+        changed = True
+    return "".join(lines) if changed else None
+
+
+_LEADING_WHITESPACE = re.compile(r"[ \t\f]*")
+
+
+def _spaces_for_indentation(text: str) -> str | None:
+    """`text` with the tabs and form feeds of its indentation made spaces, one for one, when
+    Python reads the result as the same program; None otherwise.
+
+    Python accepts a mix of tabs and spaces when it is unambiguous (the indentation grows
+    and shrinks alike counting a tab as 8 columns or as 1) and restarts the count after a
+    form feed; LibCST needs each block's indentation to begin with its parent's, as text.
+    One space per character keeps every row and column, and Python's own tree (compared
+    without positions) proves the blocks are the same.
+    """
+    if "\t" not in text and "\f" not in text:
+        return None
+    import io
+    import tokenize
+
+    inside_strings: set[int] = set()
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if token.start[0] != token.end[0]:
+                inside_strings.update(range(token.start[0] + 1, token.end[0] + 1))
+        before = ast.dump(_python_tree(text))
+    except (tokenize.TokenError, SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    lines = text.splitlines(keepends=True)
+    for row, line in enumerate(lines, 1):
+        if row in inside_strings:
+            continue
+        indent = _LEADING_WHITESPACE.match(line).group(0)  # type: ignore[union-attr]
+        if "\t" in indent or "\f" in indent:
+            lines[row - 1] = " " * len(indent) + line[len(indent) :]
+    repaired = "".join(lines)
+    try:
+        same = ast.dump(_python_tree(repaired)) == before
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    return repaired if same and repaired != text else None
+
+
+def _column(line: str, byte_offset: int) -> int:
+    """The character column of a UTF-8 byte offset into `line` (CPython's tree counts bytes)."""
+    return len(line.encode("utf-8")[:byte_offset].decode("utf-8", "ignore"))
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+def _nfkc_identifiers(text: str) -> str | None:
+    """`text` with its identifiers as Python reads them (NFKC: fullwidth `b` is `b`), or None
+    when none needs it. LibCST keeps names as written; every rule compares them.
+
+    Only a name whose normal form has as many characters is rewritten, so that every row and
+    column stays where it was (a name with a ligature, `ﬁt`, stays as written).
+    """
+    import unicodedata
+
+    if text.isascii() or all(
+        unicodedata.is_normalized("NFKC", run) for run in _NON_ASCII.findall(text)
+    ):
+        return None
+    import io
+    import tokenize
+
+    lines = text.splitlines(keepends=True)
+    changed = False
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if token.type != tokenize.NAME or token.string.isascii():
+                continue
+            normal = unicodedata.normalize("NFKC", token.string)
+            (row, start), (_, end) = token.start, token.end
+            if normal != token.string and len(normal) == len(token.string):
+                line = lines[row - 1]
+                lines[row - 1] = line[:start] + normal + line[end:]
+                changed = True
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    return "".join(lines) if changed else None
 
 
 def _error(
@@ -268,31 +638,65 @@ def _to_diagnostics(
     seen: set[tuple[str, int, int]] = set()
     result: list[Diagnostic] = []
     for rule, finding in findings:
-        span = facts.range_of(finding.node)
+        message, origin, fix_spec = finding.message, None, finding.fix
+        site = facts.site_of(finding.node)
+        if site is not None:  # in another module: at the call here, naming both places
+            message, origin = _elsewhere(facts, site, finding.node, message)
+            span, fix_spec = facts.range_of(site.call), None
+        else:
+            span = facts.range_of(finding.node)
+            if facts.display and id(finding) not in facts.elsewhere:
+                message = message.replace(f" of {facts.display}", "")  # only this file's lines
         row, column = span.start.line, span.start.column + 1
         if (rule.code, row, column) in seen or suppressions.suppresses(rule.code, row):
             continue
         seen.add((rule.code, row, column))
         end = Location(span.end.line, span.end.column + 1)
         cell, cell_row = source.to_cell(row)
-        fix = _to_fix(facts, finding.fix, source, cell) if finding.fix else None
+        fix = _to_fix(facts, fix_spec, source, cell) if fix_spec else None
         if cell is not None:
             _, end_row = source.to_cell(end.line if hasattr(end, "line") else end.row)
             end = Location(end_row, end.column)
-        result.append(
-            Diagnostic(
-                rule.code,
-                finding.message + assumed,
-                source.display,
-                Location(cell_row, column),
-                end,
-                fix,
-                cell,
-                keras=keras,
-            )
+        diagnostic = Diagnostic(
+            rule.code,
+            message + assumed,
+            source.display,
+            Location(cell_row, column),
+            end,
+            fix,
+            cell,
+            keras=keras,
         )
+        result.append(diagnostic.with_(origin=origin) if origin else diagnostic)
     result.sort(key=lambda d: d.sort_key)
     return result
+
+
+def _found(rule: Rule, facts: FileFacts) -> Iterable[Finding]:
+    """A rule's findings; those whose message named a place in another module are noted."""
+    facts.named_elsewhere = False
+    for finding in rule.check(facts):
+        if facts.named_elsewhere:
+            facts.elsewhere.add(id(finding))
+            facts.named_elsewhere = False
+        yield finding
+
+
+def _elsewhere(facts: FileFacts, site, node: cst.CSTNode, message: str) -> tuple[str, dict]:
+    """A finding in an imported module: the message names it and the call that leads there;
+    the origin lets a run that checks that module too report it there instead."""
+    record = site.origin
+    span = record.positions[node]
+    call = facts.at(site.call)
+    where = f"line {span.start.line} of {record.display}"
+    message = f"{message} (At {where}, reached through the call at {call}.)"
+    origin = {
+        "path": str(record.file.path),
+        "filename": record.display,
+        "location": [span.start.line, span.start.column + 1],
+        "end": [span.end.line, span.end.column + 1],
+    }
+    return message, origin
 
 
 def _to_fix(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import errno
 import os
 import re
 import stat
@@ -24,7 +25,7 @@ from pathlib import Path
 import libcst as cst
 
 from kerlint.diagnostics import Diagnostic, Fix, Location
-from kerlint.engine import FileResult, check_file, check_source
+from kerlint.engine import FileResult, check_file, check_source, parse_python
 from kerlint.notebook import NotebookError, cell_text, magic_rows, write_back
 from kerlint.source import Source, SourceError, read_source
 
@@ -199,7 +200,7 @@ class _NotebookDocument(_Document):
             return None
         try:
             return write_back(self.data, new_sources), done
-        except (NotebookError, UnicodeDecodeError) as exc:
+        except (NotebookError, UnicodeDecodeError, RecursionError) as exc:
             raise SourceError(f"cannot write the notebook back: {exc}") from exc
 
     def diffs(self, first: Source) -> list[tuple[str, str, str]]:
@@ -272,11 +273,16 @@ def fix_file(
         new_data, done = step
         try:
             new_source = read_source(source.path, source.display, new_data)
-            cst.parse_module(new_source.text)
+            # As the check parses: on a stack it fits on, long string runs shortened.
+            parse_python(new_source.text)
             if python_accepts and not _python_accepts(new_source.text):
                 raise SourceError("Python's compiler rejects it")
-        except (SourceError, cst.ParserSyntaxError) as exc:
-            reason = exc.message if isinstance(exc, SourceError) else str(exc).splitlines()[0]
+        except (SourceError, cst.ParserSyntaxError, RecursionError, MemoryError) as exc:
+            reason = (
+                exc.message
+                if isinstance(exc, SourceError)
+                else (str(exc).splitlines() or [type(exc).__name__])[0]
+            )
             outcome.warnings.append(
                 f"{source.display}: a fix would make the code unparsable ({reason}); "
                 f"fixes {', '.join(sorted({d.code for d in done}))} there were not applied"
@@ -329,11 +335,8 @@ def unified_diff(label: str, before: str, after: str) -> str:
     """A unified diff of two texts, with git's marker for a missing final newline."""
     import difflib  # imported by the runs that show a diff, not by every check
 
-    lines = list(
-        difflib.unified_diff(
-            before.splitlines(keepends=True), after.splitlines(keepends=True), label, label
-        )
-    )
+    # Lines as `patch` and git count them: ended by `\n` only (a CR-only file is one line).
+    lines = list(difflib.unified_diff(_patch_lines(before), _patch_lines(after), label, label))
     out = []
     for line in lines:
         if line.endswith("\n"):
@@ -343,34 +346,142 @@ def unified_diff(label: str, before: str, after: str) -> str:
     return "".join(out)
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Replace a file's content all at once: a temporary file beside it, then a rename.
+def _patch_lines(text: str) -> list[str]:
+    return re.findall(r"[^\n]*\n|[^\n]+$", text)
 
-    A reader (or a crash) sees the old file or the new one, never half of one; the file's
-    permission bits are kept, and a symbolic link keeps pointing at the file it named.
+
+_TEMPORARY_SUFFIX = ".kerlint-tmp"
+
+
+class ReadOnlyFile(OSError):
+    """The file may not be written: kerlint never rewrites what its owner made read-only."""
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace a file's content all at once, keeping everything else about the file.
+
+    A temporary file beside it, then a rename: a reader (or a crash) sees the old file or
+    the new one, never half of one. The new file gets the old one's permission bits, owner,
+    group and extended attributes (ACLs among them), and a symbolic link keeps pointing at
+    the file it named. Where a rename would lose something (a hard link would be split, the
+    owner or an attribute cannot be given to a new file) the file is written in place
+    instead: the same inode, so nothing about it changes. A read-only file is refused
+    (ReadOnlyFile). SIGTERM and SIGHUP during the write remove the temporary file before
+    they end the process; one left by a SIGKILL is removed by the next write in its folder.
     """
     target = Path(os.path.realpath(path))
-    try:
-        mode: int | None = stat.S_IMODE(target.stat().st_mode)
-    except OSError:
-        mode = None
+    status = target.stat()
+    if not stat.S_IMODE(status.st_mode) & 0o222 or not os.access(target, os.W_OK):
+        raise ReadOnlyFile(errno.EACCES, "the file is read-only; not written")
+    _remove_stale_temporaries(target.parent)
+    if status.st_nlink > 1:
+        _write_in_place(target, data)
+        return
     import tempfile  # imported by the runs that write a fix, not by every check
 
-    descriptor, temporary = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".kerlint-tmp"
-    )
+    with _cleanup_on_termination() as temporaries:
+        descriptor, temporary = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=_TEMPORARY_SUFFIX
+        )
+        temporaries.append(temporary)
+        try:
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            if not _same_metadata(target, status, temporary):
+                os.unlink(temporary)
+                _write_in_place(target, data)
+                return
+            os.replace(temporary, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+        finally:
+            temporaries.clear()
+
+
+def _same_metadata(target: Path, status: os.stat_result, temporary: str) -> bool:
+    """Give `temporary` what `target` has besides its bytes; False when something cannot be."""
     try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if mode is not None:
-            os.chmod(temporary, mode)
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+        os.chmod(temporary, stat.S_IMODE(status.st_mode))
+        if hasattr(os, "chown"):
+            new = os.stat(temporary)
+            if (new.st_uid, new.st_gid) != (status.st_uid, status.st_gid):
+                os.chown(temporary, status.st_uid, status.st_gid)
+        if hasattr(os, "listxattr"):
+            for name in os.listxattr(target):
+                os.setxattr(temporary, name, os.getxattr(target, name))
+    except OSError:
+        return False
+    return True
+
+
+def _write_in_place(target: Path, data: bytes) -> None:
+    """Overwrite the file's own inode (links, owner, attributes all stay with it)."""
+    with open(target, "r+b") as handle:
+        handle.write(data)
+        handle.truncate()
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+@contextlib.contextmanager
+def _cleanup_on_termination():
+    """While the block runs, SIGTERM and SIGHUP first remove the listed temporary files,
+    then end the process as they would have (the main thread only: signals go there)."""
+    import signal
+    import threading
+
+    temporaries: list[str] = []
+    wanted = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    if threading.current_thread() is not threading.main_thread():
+        yield temporaries
+        return
+    previous = {number: signal.getsignal(number) for number in wanted}
+
+    def terminate(number: int, frame: object) -> None:
+        for temporary in temporaries:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+        signal.signal(number, previous[number] if previous[number] is not None else 0)
+        os.kill(os.getpid(), number)
+
+    for number in wanted:
+        signal.signal(number, terminate)
+    try:
+        yield temporaries
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
+
+
+def _remove_stale_temporaries(folder: Path) -> None:
+    """Remove `.NAME.PID.XXXX.kerlint-tmp` files whose writer (PID) is no longer running."""
+    try:
+        names = [n for n in os.listdir(folder) if n.endswith(_TEMPORARY_SUFFIX)]
+    except OSError:
+        return
+    for name in names:
+        parts = name[: -len(_TEMPORARY_SUFFIX)].rsplit(".", 2)
+        if not name.startswith(".") or len(parts) != 3 or not parts[1].isdigit():
+            continue
+        if not _running(int(parts[1])):
+            with contextlib.suppress(OSError):
+                os.unlink(folder / name)
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # someone else's process, or we cannot tell: leave its file alone
+    return True
 
 
 def write_outcome(outcome: FixOutcome) -> str | None:
@@ -381,6 +492,8 @@ def write_outcome(outcome: FixOutcome) -> str | None:
         if outcome.path.read_bytes() != outcome.original:
             return f"{outcome.display}: changed while kerlint was fixing it; not written"
         atomic_write(outcome.path, outcome.data)
+    except ReadOnlyFile:
+        return f"{outcome.display}: the file is read-only; not written"
     except OSError as exc:
         return f"{outcome.display}: cannot write the fixes: {exc.strerror or exc}"
     return None

@@ -15,7 +15,7 @@ import libcst as cst
 
 from kerlint.facts import FileFacts
 from kerlint.facts.model import Obj
-from kerlint.facts.names import canonical
+from kerlint.facts.names import ALL_WEIGHT_LISTS, canonical
 from kerlint.facts.syntax import dotted_name
 
 # Nodes whose `target` binds names.
@@ -31,6 +31,8 @@ class _ModuleIndex:
     names: set[str] = field(default_factory=set)  # every Name the module mentions
     rebound: set[str] = field(default_factory=set)  # names assigned or taken as parameters
     imports: list[tuple[str, str]] = field(default_factory=list)  # (bound name, qualified)
+    # Every `x.weights` / `x.variables` read (KL005's fix must cover each in its scope).
+    weight_lists: list[cst.Attribute] = field(default_factory=list)
 
 
 class _Indexer(cst.CSTVisitor):
@@ -44,6 +46,8 @@ class _Indexer(cst.CSTVisitor):
         self.stack.append(node)
         if isinstance(node, cst.Name):
             self.index.names.add(node.value)
+        elif isinstance(node, cst.Attribute) and node.attr.value in ALL_WEIGHT_LISTS:
+            self.index.weight_lists.append(node)
         elif isinstance(node, _BINDS):
             self._targets(node.target)
         elif isinstance(node, cst.Param):
@@ -116,6 +120,12 @@ def ancestors(facts: FileFacts, node: cst.CSTNode) -> Iterator[cst.CSTNode]:
     while current is not None:
         yield current
         current = parents.get(id(current))
+
+
+def weight_lists_in(facts: FileFacts, scope: _Scope) -> list[cst.Attribute]:
+    """The `.weights` / `.variables` reads whose scope (function, lambda, class or module)
+    is `scope`."""
+    return [node for node in _index(facts).weight_lists if scope_of(facts, node) is scope]
 
 
 def scope_of(facts: FileFacts, node: cst.CSTNode) -> _Scope:

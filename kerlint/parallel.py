@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kerlint.diagnostics import Diagnostic, Location
-from kerlint.engine import FileResult, applicable_rules, check_source
+from kerlint.engine import FileResult, applicable_rules, check_source, closure_rules
 from kerlint.facts.mode import KerasMode
 from kerlint.rules import PARSE_ERROR, registry
 from kerlint.source import Source, SourceError, read_bytes, read_source
@@ -39,11 +39,16 @@ if TYPE_CHECKING:  # multiprocessing and concurrent.futures cost ~20 ms to impor
     import multiprocessing.context
 
     from kerlint.cache import Cache
+    from kerlint.project import Project
 
 # With fork a worker costs a few milliseconds; with spawn it imports kerlint again (about
 # 0.3 s of CPU). Below these amounts of text to parse, one process is faster.
 POOL_MIN_BYTES_FORK = 64 * 1024
 POOL_MIN_BYTES_SPAWN = 1024 * 1024
+
+# The project the files of this run belong to: set before a pool forks, so that every worker
+# starts with it (and parses each dependency at most once, whatever imports it).
+_project: Project | None = None
 
 
 @dataclass
@@ -73,13 +78,20 @@ def check_paths(
     codes_for: Callable[[Path], frozenset[str]],
     jobs: int | None = None,
     cache: Cache | None = None,
+    project: Project | None = None,
     mode_for: ModeFor | None = None,
 ) -> list[FileResult]:
     """Check every path; the results in the order of `paths`.
 
+    `project`: follow imports of project modules (the prefilter and the cache key then
+    cover a file's import closure; findings in a checked dependency are reported there).
     `mode_for`: which Keras a file runs, decided here (in this process: the project files it
     reads are read once, not once per worker) for the files that pass the prefilter only.
     """
+    global _project
+    _project = project
+    if project is not None:
+        project.cache = cache
     results: list[FileResult | None] = []
     pending: list[_Pending] = []
     for index, path in enumerate(paths):
@@ -91,7 +103,7 @@ def check_paths(
         except SourceError as exc:
             results[index] = _error_result(path, str(path), exc)
             continue
-        outcome = _prefilter_and_lookup(index, source, codes, data, cache, mode_for)
+        outcome = _prefilter_and_lookup(index, source, codes, data, cache, project, mode_for)
         if isinstance(outcome, FileResult):
             results[index] = outcome
         else:
@@ -101,7 +113,12 @@ def check_paths(
         results[item.index] = FileResult(source.path, diagnostics, source, parsed)
         if cache is not None and item.key is not None:
             cache.put(item.key, diagnostics, parsed)
-    return [result for result in results if result is not None]
+    checked = [result for result in results if result is not None]
+    if project is not None:
+        from kerlint.project.placement import place_in_checked_modules
+
+        place_in_checked_modules(checked)
+    return checked
 
 
 def _error_result(path: Path, display: str, exc: SourceError) -> FileResult:
@@ -117,15 +134,21 @@ def _prefilter_and_lookup(
     codes: frozenset[str],
     data: bytes,
     cache: Cache | None,
+    project: Project | None = None,
     mode_for: ModeFor | None = None,
 ) -> FileResult | _Pending:
-    rules = applicable_rules(source.text, codes)
+    if project is None:
+        rules = applicable_rules(source.text, codes)
+    else:
+        rules = closure_rules(source, codes, project)
     if not rules:
         return FileResult(source.path, [], source)
     mode = mode_for(source) if mode_for is not None else None
     key = None
     if cache is not None:
         key = cache.key(data, codes, source.path.suffix, mode_key(mode))
+        if project is not None:
+            key = cache.dependent_key(key, project.closure(source.path, source.text))
         hit = cache.get(key, source.display)
         if hit is not None:
             diagnostics, parsed = hit
@@ -143,7 +166,7 @@ def mode_key(mode: KerasMode | None) -> str:
 def _check_pending(item: _Pending) -> tuple[list[Diagnostic], bool]:
     """The work a worker does (also run in this process when there is no pool)."""
     rules = [rule for rule in registry.all_rules() if rule.code in item.rule_codes]
-    result = check_source(item.source, item.codes, rules, mode=item.mode)
+    result = check_source(item.source, item.codes, rules, mode=item.mode, project=_project)
     return result.diagnostics, result.parsed
 
 
@@ -182,7 +205,7 @@ def _parse_all(
         max_workers=processes,
         mp_context=context,
         initializer=_worker_start,
-        initargs=(os.getpid(),),
+        initargs=(os.getpid(), _project.index.root if _project is not None else None),
     )
     try:
         futures: list[tuple[_Pending, Future]] = [
@@ -204,7 +227,7 @@ def _parse_all(
         yield (item, *_check_isolated(item, context))
 
 
-def _worker_start(parent: int) -> None:  # pragma: no cover - runs in the workers
+def _worker_start(parent: int, project_root: Path | None = None) -> None:  # pragma: no cover
     """A worker ignores Ctrl-C (the parent stops the pool) and dies with its parent.
 
     Without the second, a parent killed outright (OOM killer, SIGKILL) would leave workers
@@ -218,6 +241,11 @@ def _worker_start(parent: int) -> None:  # pragma: no cover - runs in the worker
             ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     if os.getppid() != parent:  # the parent died before the line above
         os._exit(1)
+    global _project
+    if project_root is not None and _project is None:  # spawned: no project inherited
+        from kerlint.project import Project, ProjectIndex
+
+        _project = Project(ProjectIndex(project_root))
 
 
 def _check_isolated(

@@ -16,7 +16,7 @@ import click
 from kerlint.config import Settings
 from kerlint.diagnostics import Diagnostic, Location
 from kerlint.discovery import discover
-from kerlint.engine import FileResult, applicable_rules, check_source
+from kerlint.engine import FileResult, check_source, closure_rules
 from kerlint.facts.mode import KerasMode
 from kerlint.fixes import FixOutcome, fix_file, write_outcome
 from kerlint.reporters import ReportContext, render
@@ -75,10 +75,17 @@ def run_check(
     The results are in discovery order, whatever the number of processes.
     """
     from kerlint.parallel import check_paths
+    from kerlint.project import Project
 
     cache = _open_cache(settings, cache_dir) if use_cache else None
+    project = Project.for_paths(paths)
     files = check_paths(
-        discover(paths, settings), settings.codes_for, jobs, cache, keras_mode_for(settings)
+        discover(paths, settings),
+        settings.codes_for,
+        jobs,
+        cache,
+        project,
+        keras_mode_for(settings),
     )
     result = RunResult(files=files)
     result.diagnostics = sorted((d for f in files for d in f.diagnostics), key=lambda d: d.sort_key)
@@ -129,16 +136,24 @@ def run_stdin(display: str, settings: Settings) -> RunResult:
 
 
 def _check_one(path: Path, display: str, settings: Settings, data: bytes) -> FileResult:
-    """One file from bytes (stdin): read, decide its Keras, check."""
+    """One file from bytes (stdin): read, decide its Keras, check, following its imports."""
     try:
         source = read_source(path, display, data)
     except SourceError as exc:
         location = Location(max(exc.row, 1), max(exc.column, 1))
         return FileResult(path, [Diagnostic(PARSE_ERROR, exc.message, display, location, location)])
     codes = settings.codes_for(path)
-    rules = applicable_rules(source.text, codes)
+    project = _project_of(path)
+    rules = closure_rules(source, codes, project)
     mode = keras_mode_for(settings)(source) if rules else None
-    return check_source(source, codes, rules, mode=mode)
+    return check_source(source, codes, rules, mode=mode, project=project)
+
+
+def _project_of(path: Path):
+    """The project a file (maybe only named, as stdin's) lies in: its imports are followed."""
+    from kerlint.project import Project
+
+    return Project.for_paths([path.absolute()])
 
 
 def execute(request: CheckRequest) -> int:
@@ -150,8 +165,12 @@ def execute(request: CheckRequest) -> int:
     stdin_data: bytes | None = None
     if request.stdin_filename is not None:
         if request.fix or request.diff:
-            stdin_data = sys.stdin.buffer.read()
-            result = _check_stdin_data(request.stdin_filename, request.settings, stdin_data)
+            try:
+                stdin_data = sys.stdin.buffer.read()
+            except (AttributeError, OSError, ValueError):  # closed or missing stdin
+                result = run_stdin(request.stdin_filename, request.settings)  # its KL000
+            else:
+                result = _check_stdin_data(request.stdin_filename, request.settings, stdin_data)
         else:
             result = run_stdin(request.stdin_filename, request.settings)
     else:

@@ -74,7 +74,14 @@ def read_bytes(path: Path) -> bytes:
     `/dev/zero`), so only regular files are read; a file that grows past the limit between
     the `stat` and the read is cut off by the bounded read and refused all the same.
     """
-    too_big = f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; skipped"
+    return read_regular_file(path, MAX_FILE_BYTES)
+
+
+def read_regular_file(path: Path, limit: int) -> bytes:
+    """At most `limit` bytes of the regular file `path` (symbolic links followed), or
+    SourceError: what kerlint reads besides sources (cache entries, baselines) is read so too.
+    """
+    too_big = f"file is larger than {limit // (1024 * 1024)} MiB; skipped"
     try:
         # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
         descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
@@ -82,12 +89,12 @@ def read_bytes(path: Path) -> bytes:
             status = os.fstat(file.fileno())
             if not stat.S_ISREG(status.st_mode):
                 raise SourceError("not a regular file; skipped")
-            if status.st_size > MAX_FILE_BYTES:
+            if status.st_size > limit:
                 raise SourceError(too_big)
-            data = file.read(MAX_FILE_BYTES + 1)
+            data = file.read(limit + 1)
     except OSError as exc:
         raise SourceError(f"cannot read file: {exc.strerror or exc}") from exc
-    if len(data) > MAX_FILE_BYTES:
+    if len(data) > limit:
         raise SourceError(too_big)
     return data
 
@@ -110,9 +117,11 @@ def decode_python(data: bytes) -> tuple[str, str, bool]:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as exc:
         raise SourceError(f"invalid encoding declaration: {exc}") from exc
+    if not _ascii_compatible(encoding):
+        raise SourceError(f"the encoding declaration names {encoding}, which Python cannot read")
     try:
         text = data.decode(encoding)
-    except (UnicodeDecodeError, LookupError) as exc:
+    except Exception as exc:  # any codec may raise anything (`undefined`, `punycode`, ...)
         row = data[: getattr(exc, "start", 0)].count(b"\n") + 1
         raise SourceError(f"file is not valid {encoding}: {exc}", row=row) from exc
     if text.startswith("\ufeff"):
@@ -121,6 +130,29 @@ def decode_python(data: bytes) -> tuple[str, str, bool]:
         row = text[: text.index("\x00")].count("\n") + 1
         raise SourceError("source contains a NUL byte", row=row)
     return text, ("utf-8" if encoding == "utf-8-sig" else encoding), bom
+
+
+def _ascii_compatible(encoding: str) -> bool:
+    """Python reads a cookie's encoding line by line as ASCII-compatible text: `utf-16`
+    decodes a whole file into nonsense, `rot13` is not a text encoding at all."""
+    try:
+        return b"# coding=\n".decode(encoding) == "# coding=\n"
+    except Exception:  # LookupError, or whatever a codec raises
+        return False
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _reject_surrogates(text: str, where: str) -> None:
+    """JSON may spell a lone surrogate (`"\\ud800"`); no Python file or output can hold one."""
+    match = _SURROGATE.search(text)
+    if match is not None:
+        row = text.count("\n", 0, match.start()) + 1
+        raise SourceError(
+            f"{where}, line {row}, holds a lone surrogate (U+{ord(match.group()):04X}), "
+            "which is not text"
+        )
 
 
 def _newline_of(text: str) -> str:
@@ -134,7 +166,12 @@ _PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug", "memit"}
 
 
 def neutralise_magics(cell_source: str) -> str:
-    """Replace IPython-only lines by `pass` (same indentation), keeping the line count."""
+    """Replace IPython-only lines by `pass` (same indentation), keeping the line count.
+
+    Only a line that starts a statement can be IPython: a line inside brackets, a string or
+    after a backslash continues Python code, and a `?` in a comment is not help (`f(a,  #
+    why?` is the first line of a call, not `f(a,?`).
+    """
     lines = cell_source.split("\n")
     first = lines[0].strip() if lines else ""
     if first.startswith("%%"):
@@ -143,14 +180,70 @@ def neutralise_magics(cell_source: str) -> str:
             return "\n".join("" for _ in lines)
         lines[0] = ""
     out = []
+    scanner = _LineScanner()
     for line in lines:
-        match = _MAGIC.match(line)
-        if match or (line.rstrip().endswith("?") and not line.lstrip().startswith("#")):
+        starts_statement = scanner.at_statement_start()
+        code = scanner.feed(line)
+        match = _MAGIC.match(line) if starts_statement else None
+        help_line = starts_statement and code.rstrip().endswith("?")
+        if match or help_line:
             indent = match.group(1) if match else line[: len(line) - len(line.lstrip())]
             out.append(f"{indent}pass")
+            scanner.reset()  # what an IPython line opened does not carry over
         else:
             out.append(line)
     return "\n".join(out)
+
+
+class _LineScanner:
+    """Just enough of Python's tokenizer to know, line by line, what is code.
+
+    Tracks open brackets, a string left open by a line (triple-quoted) and a trailing
+    backslash; `feed` returns the line's code with strings kept and its comment removed.
+    """
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.depth = 0
+        self.open_quote = ""  # the quote of a triple-quoted string still open
+        self.continued = False
+
+    def at_statement_start(self) -> bool:
+        return self.depth == 0 and not self.open_quote and not self.continued
+
+    def feed(self, line: str) -> str:
+        at, end, quote = 0, len(line), self.open_quote
+        while at < end:
+            if quote:
+                if line[at] == "\\":
+                    at += 2
+                    continue
+                if line.startswith(quote, at):
+                    at += len(quote)
+                    quote = ""
+                    continue
+                at += 1
+                continue
+            char = line[at]
+            if char == "#":
+                self.open_quote, self.continued = "", False
+                return line[:at]
+            if char in "'\"":
+                quote = char * 3 if line.startswith(char * 3, at) else char
+                at += len(quote)
+                continue
+            if char in "([{":
+                self.depth += 1
+            elif char in ")]}":
+                self.depth = max(self.depth - 1, 0)
+            at += 1
+        if len(quote) == 1:  # an unterminated one-line string ends with its line
+            quote = ""
+        self.open_quote = quote
+        self.continued = not quote and line.endswith("\\")
+        return line
 
 
 def _read_notebook(path: Path, display: str, data: bytes) -> Source:
@@ -158,15 +251,12 @@ def _read_notebook(path: Path, display: str, data: bytes) -> Source:
         notebook = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SourceError(f"notebook is not valid JSON: {exc}") from exc
+    except RecursionError as exc:  # CPython's JSON reader recurses per nesting level
+        raise SourceError("notebook is nested too deeply to read") from exc
     cells = notebook.get("cells") if isinstance(notebook, dict) else None
     if not isinstance(cells, list):
         raise SourceError("notebook has no list of `cells`")
-    language = (
-        notebook.get("metadata", {}).get("language_info", {}).get("name", "python")
-        if isinstance(notebook.get("metadata"), dict)
-        else "python"
-    )
-    if isinstance(language, str) and language.lower() not in ("python", "python3", ""):
+    if not _is_python(notebook):
         return Source(path, display, "", cells=[], notebook=notebook)
     parts: list[str] = []
     spans: list[CellSpan] = []
@@ -177,9 +267,13 @@ def _read_notebook(path: Path, display: str, data: bytes) -> Source:
             continue
         number += 1
         raw = cell.get("source", "")
-        text = "".join(raw) if isinstance(raw, list) else raw
-        if not isinstance(text, str):
+        if isinstance(raw, list) and all(isinstance(line, str) for line in raw):
+            text = "".join(raw)
+        elif isinstance(raw, str):
+            text = raw
+        else:
             raise SourceError(f"code cell {number} has a source that is not text")
+        _reject_surrogates(text, f"code cell {number}")
         code = neutralise_magics(text.replace("\r\n", "\n"))
         if not code.endswith("\n"):
             code += "\n"
@@ -188,3 +282,11 @@ def _read_notebook(path: Path, display: str, data: bytes) -> Source:
         parts.append(code)
         row += n_rows
     return Source(path, display, "".join(parts), cells=spans, notebook=notebook)
+
+
+def _is_python(notebook: dict) -> bool:
+    """False only when the notebook says it is another language; odd metadata is Python."""
+    metadata = notebook.get("metadata")
+    info = metadata.get("language_info") if isinstance(metadata, dict) else None
+    language = info.get("name", "python") if isinstance(info, dict) else "python"
+    return not isinstance(language, str) or language.lower() in ("python", "python3", "")

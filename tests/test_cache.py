@@ -55,6 +55,7 @@ def test_every_diagnostic_field_is_cached() -> None:
         "cell",
         "keras",
         "verification",  # added by --verify after the check, never cached
+        "origin",
     }
     assert {f.name for f in dataclasses.fields(Diagnostic)} == known
     diagnostic = Diagnostic(
@@ -70,6 +71,9 @@ def test_every_diagnostic_field_is_cached() -> None:
     back = _load(json.loads(json.dumps(_dump(diagnostic))), "ignored.py")
     assert back == diagnostic
     assert back.keras == diagnostic.keras  # not part of equality: compared on its own
+    origin = {"path": "/p/models.py", "filename": "models.py", "location": [4, 5], "end": [4, 9]}
+    placed = diagnostic.with_(origin=origin)
+    assert _load(json.loads(json.dumps(_dump(placed))), "ignored.py").origin == origin
 
 
 def test_warm_results_equal_cold_results(tmp_path: Path) -> None:

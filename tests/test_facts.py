@@ -63,3 +63,127 @@ def test_a_resolver_splices_functions_from_other_modules() -> None:
     assert len(assigns) == 1 and assigns[0].value is False
     unresolved = build_facts(module)
     assert [e.kind for e in unresolved.events] == ["havoc"]
+
+
+# ---------------------------------------------------------------------- precision (issue 10)
+def _reported(source: str, *codes: str) -> set[tuple[int, str]]:
+    from kerlint.engine import rules_for
+
+    facts = FileFacts(cst.parse_module(source), source)
+    found = set()
+    for rule in rules_for(codes):
+        for finding in rule.check(facts):
+            found.add((facts.line(finding.node), rule.code))
+    return found
+
+
+_UNFREEZE = """\
+import keras
+from keras import layers
+
+base = keras.applications.ResNet50(include_top=False)
+base.trainable = False
+model = keras.Sequential([base, layers.Dense(1)])
+model.compile(optimizer="adam", loss="mse")
+model.fit(x, y)
+for layer in base.layers:
+{loop}
+model.compile(optimizer="adam", loss="mse")
+model.fit(x, y)
+"""
+
+
+def test_a_batchnorm_exclusion_counts_wherever_it_stands_in_the_guard() -> None:
+    excluded = [
+        "    if flag and not isinstance(layer, layers.BatchNormalization):\n"
+        "        layer.trainable = True",
+        "    if isinstance(layer, layers.BatchNormalization):\n        continue\n"
+        "    layer.trainable = True",
+        "    if isinstance(layer, layers.BatchNormalization) or flag:\n        pass\n"
+        "    else:\n        layer.trainable = True",
+        "    if isinstance(layer, layers.BatchNormalization):\n        pass\n"
+        "    elif flag:\n        layer.trainable = True",
+    ]
+    for loop in excluded:
+        assert _reported(_UNFREEZE.format(loop=loop), "KL003") == set(), loop
+    included = "    if flag or not isinstance(layer, layers.BatchNormalization):\n"
+    included += "        layer.trainable = True"
+    assert _reported(_UNFREEZE.format(loop=included), "KL003") == {(11, "KL003")}
+
+
+def test_trainable_zero_is_false_to_the_flow_rules() -> None:
+    source = (
+        "import keras\nm = keras.Sequential([keras.layers.Dense(1)])\n"
+        "m.trainable = 0\nm.compile(optimizer='adam')\nm.fit(1)\n"
+    )
+    assert _reported(source, "KL002", "KL008") == {(5, "KL002"), (3, "KL008")}
+
+
+def test_compile_with_the_models_own_optimizer_reuses_it() -> None:
+    source = (
+        "import keras\nbase = keras.applications.ResNet50()\nbase.trainable = False\n"
+        "m = keras.Sequential([base])\nm.compile(optimizer='adam')\nm.fit(1)\n"
+        "base.trainable = True\nm.compile(optimizer=m.optimizer)\nm.fit(1)\n"
+        "m.compile(optimizer='adam')\n"
+    )
+    assert _reported(source, "KL006") == {(8, "KL006")}
+
+
+def test_get_layer_by_name_helper_returns_and_unpacked_layers() -> None:
+    source = (
+        "import keras\n"
+        "def make():\n"
+        "    inputs = keras.Input((4,))\n"
+        "    x = keras.layers.Dense(4, name='dense')(inputs)\n"
+        "    x = keras.layers.Dropout(0.5, name='drop')(x)\n"
+        "    return keras.Model(inputs, x)\n"
+        "m = make()\n"
+        "m.get_layer('drop').trainable = False\n"  # 8: KL004
+        "m.get_layer('dense').trainable = False\n"
+        "m.get_layer('head').trainable = 0\n"  # 10: KL008 (an unknown part: still Keras)
+        "first, *rest = m.layers\n"
+        "first.trainable = False\n"  # 12: KL004, the InputLayer
+        "*rest, last = m.layers\n"
+        "last.trainable = 'False'\n"  # 14: KL008
+        "for layer in rest:\n"
+        "    layer.trainable = None\n"  # 16: KL008
+    )
+    assert _reported(source, "KL004", "KL008") == {
+        (8, "KL004"),
+        (10, "KL008"),
+        (12, "KL004"),
+        (14, "KL008"),
+        (16, "KL008"),
+    }
+
+
+def test_a_parameter_is_bound_at_each_call_site() -> None:
+    source = (
+        "import keras\n"
+        "def set_trainable(m, value):\n"
+        "    m.trainable = value\n"
+        "d = keras.Sequential([keras.layers.Dense(1)])\n"
+        "g = keras.Sequential([keras.layers.Dense(1)])\n"
+        "set_trainable(d, False)\n"
+        "set_trainable(g, True)\n"
+        "d.fit(1)\n"  # 8: frozen by the first call
+        "g.fit(1)\n"
+        "set_trainable(g, flag)\n"
+        "g.fit(1)\n"  # unknown: silent
+    )
+    assert _reported(source, "KL002") == {(8, "KL002")}
+
+
+def test_self_weights_and_self_optimizer_in_a_train_step() -> None:
+    source = (
+        "import keras\nimport tensorflow as tf\n"
+        "class GAN(keras.Model):\n"
+        "    def train_step(self, data):\n"
+        "        with tf.GradientTape() as tape:\n"
+        "            loss = self(data)\n"
+        "        grads = tape.gradient(loss, self.weights)\n"
+        "        self.optimizer.apply_gradients(zip(grads, self.variables))\n"
+        "        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))\n"
+        "        return {}\n"
+    )
+    assert _reported(source, "KL005") == {(7, "KL005"), (8, "KL005")}

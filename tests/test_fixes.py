@@ -365,3 +365,50 @@ def test_an_unwritten_fix_reports_the_original_diagnostics(
     assert result.exit_code == 1
     assert "kerlint: warning: x.py: disk full" in result.stderr
     assert "Fixed" not in result.stdout and "Found 6 errors." in result.stdout
+
+
+KL005_PAIRINGS = """\
+import keras
+import tensorflow as tf
+
+model = keras.Sequential([keras.layers.Dense(4), keras.layers.BatchNormalization()])
+optimizer = keras.optimizers.Adam()
+
+
+def pairs_made_outside_the_call(x, y):
+    with tf.GradientTape() as tape:
+        loss = keras.losses.mse(y, model(x, training=True))
+    grads = tape.gradient(loss, model.weights)
+    pairs = zip(grads, model.weights)
+    optimizer.apply_gradients(pairs)
+
+
+def both_in_the_calls(x, y):
+    with tf.GradientTape() as tape:
+        loss = keras.losses.mse(y, model(x, training=True))
+    grads = tape.gradient(loss, model.weights)
+    optimizer.apply_gradients(zip(grads, model.weights))
+
+
+def paired_by_hand(x, y):
+    with tf.GradientTape() as tape:
+        loss = keras.losses.mse(y, model(x, training=True))
+    grads = tape.gradient(loss, model.variables)
+    for gradient, variable in zip(grads, model.variables):
+        variable.assign_sub(0.1 * gradient)
+"""
+
+
+def test_kl005_is_fixed_only_with_every_list_its_gradients_are_paired_with(tmp_path: Path) -> None:
+    """Renaming `.weights` in `tape.gradient` but not in a `zip(grads, model.weights)` made
+    outside the call (or in a loop) would pair each gradient with the wrong variable."""
+    path = tmp_path / "train.py"
+    path.write_text(KL005_PAIRINGS, encoding="utf-8")
+    result = check_file(path, ALL)
+    fixable = {d.location.row: d.fix is not None for d in result.diagnostics if d.code == "KL005"}
+    assert fixable == {11: False, 13: False, 19: True, 20: True, 26: False}
+    outcome = fix_file(result, ALL, unsafe=False)
+    assert outcome is not None and outcome.count == 2
+    fixed = outcome.data.decode()
+    assert fixed.count("trainable_weights") == 2 and fixed.count("model.weights") == 2
+    assert "grads = tape.gradient(loss, model.trainable_weights)\n    optimizer" in fixed

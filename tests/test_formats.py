@@ -54,7 +54,7 @@ def test_full_shows_the_code_with_carets_under_the_span(sample: Path, run_cli) -
     code, out = _run(run_cli, "full")
     assert code == 1
     expected = """\
-pkg/bad.py:4:1: KL008 [*] `trainable` is set to "False", which Keras turns into `bool("False")` = True: the layer is trainable (any non-empty string is True). Use `False`.
+pkg/bad.py:4:1: KL008 [*] `trainable` is set to "False", which Keras turns into `bool("False")` = True: the layer is trainable (any non-empty string is True). Use `False`. Keras 2 stores the value as given, so a model saved with it cannot be loaded again ('Expected `trainable` argument to be a boolean'). [an unknown Keras version (no pin of tensorflow or keras found)]
   |
 2 |
 3 | model = keras.Sequential([keras.layers.Dense(3), keras.layers.Dense(1)])

@@ -56,6 +56,7 @@ PROOF_TIMEOUT_S = 120
 BACKEND_NEEDS = {
     "numpy": ("keras", "numpy", "scipy", "jax"),
     "torch": ("keras", "numpy", "torch"),
+    "tensorflow": ("keras", "numpy", "tensorflow"),
 }
 
 

@@ -14,10 +14,10 @@ from functools import cached_property
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
-from kerlint.facts.builder import build_facts, is_keras
+from kerlint.facts.builder import Resolver, build_facts, is_keras
 from kerlint.facts.mode import DEFAULT_MODE, KerasMode
 from kerlint.facts.model import Event, Obj
-from kerlint.facts.records import Facts, LayerList, WeightList
+from kerlint.facts.records import Facts, ForeignSite, LayerList, WeightList
 from kerlint.facts.states import Analysis, Flag, ObjectGraph, Snapshot, State, keys_of
 
 __all__ = ["FileFacts", "KerasMode", "LayerList", "WeightList", "is_keras"]
@@ -50,12 +50,21 @@ class FileFacts:
         text: str,
         to_cell: Callable[[int], tuple[int | None, int]] | None = None,
         mode: KerasMode = DEFAULT_MODE,
+        resolve: Resolver | None = None,
+        package: str | None = None,
+        display: str | None = None,
     ) -> None:
         self.module = module
         self.mode = mode
         self.text = text
         self._to_cell = to_cell
-        self.facts: Facts = build_facts(module)
+        self.facts: Facts = build_facts(module, resolve, package)
+        # Named in messages with its lines once they may also name another module's.
+        self.display = display
+        # Set when a message names a place in another module (the engine reads and resets it
+        # per finding: a finding that names none reads "line 12", not "line 12 of x.py").
+        self.named_elsewhere = False
+        self.elsewhere: set[int] = set()  # ids of the findings whose message did
 
     # -- what the builder saw
     @property
@@ -147,16 +156,48 @@ class FileFacts:
         try:
             return self._positions[node].start.line
         except KeyError:
-            return 0
+            site = self.site_of(node)
+            return site.origin.line(node) if site is not None else 0  # type: ignore[attr-defined]
+
+    def site_of(self, node: cst.CSTNode) -> ForeignSite | None:
+        """For a node of another project module: the innermost function of it spliced in
+        here holding the node (its origin places the node; its call is where this file
+        led there). None for a node of this file."""
+        if node in self._positions:
+            return None
+        best: tuple[int, ForeignSite] | None = None
+        for site in self.facts.foreign_sites.values():
+            positions = site.origin.positions  # type: ignore[attr-defined]
+            inner, outer = positions.get(node), positions.get(site.function)
+            if inner is None or outer is None:
+                continue
+            if _point(outer.start) <= _point(inner.start) and _point(inner.end) <= _point(
+                outer.end
+            ):
+                size = outer.end.line - outer.start.line
+                if best is None or size < best[0]:
+                    best = (size, site)
+        return best[1] if best is not None else None
 
     def at(self, node: cst.CSTNode | None) -> str:
         """`line 12`, or `cell 3, line 4` in a notebook: how messages name another place."""
+        if node is not None and node not in self._positions:
+            site = self.site_of(node)
+            if site is not None:
+                origin = site.origin
+                self.named_elsewhere = True
+                return f"line {origin.line(node)} of {origin.display}"  # type: ignore[attr-defined]
         row = self.line(node)
+        here = f" of {self.display}" if self.display and self.facts.foreign_sites else ""
         if self._to_cell is not None:
             cell, cell_row = self._to_cell(row)
             if cell is not None:
-                return f"cell {cell}, line {cell_row}"
-        return f"line {row}"
+                return f"cell {cell}, line {cell_row}{here}"
+        return f"line {row}{here}"
 
     def code(self, node: cst.CSTNode) -> str:
         return self.module.code_for_node(node).strip()
+
+
+def _point(position) -> tuple[int, int]:
+    return position.line, position.column

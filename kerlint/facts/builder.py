@@ -11,8 +11,12 @@ Keras's own API (constructors, `compile`/`fit`, optimizers, callbacks) is taught
 
 Across files: a name imported from another module of the project is a `Ref` to its
 qualified name. `build_facts(module, resolve=...)` takes a resolver that turns such a
-name into a `Function` of another parsed module; a repository-wide pass supplies one
-and the call is spliced in exactly like a call within the file.
+name into a `Function` of another parsed module, or an `Imported` function or class with
+the globals of its module (`kerlint.project` supplies one); the call is spliced in exactly
+like a call within the file, its body reading its own module's globals. The syntactic
+records (attribute writes, weight-list uses) of another module's code are that module's
+own findings and are not kept; its events are, with the call in this file that led there
+(`Facts.foreign_sites`), so that a finding there can be placed.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ from kerlint.facts.records import (
     DiscardedComparison,
     Env,
     Facts,
+    ForeignSite,
+    Imported,
     LayerList,
     ListValue,
     Values,
@@ -57,8 +63,8 @@ from kerlint.facts.records import (
     tensor_union,
 )
 from kerlint.facts.syntax import (
+    absolute_import,
     all_params,
-    bool_literal,
     class_methods,
     dotted_name,
     find_method,
@@ -69,11 +75,12 @@ from kerlint.facts.syntax import (
     small_slice,
     target_name,
     tests_batchnorm,
+    truth_literal,
 )
 from kerlint.facts.weight_names import keras2_only_name_tests
 
 # Turns the qualified name of a function imported from the project into its definition.
-Resolver = Callable[[str], Function | None]
+Resolver = Callable[[str], Function | Imported | None]
 MAX_INLINE_DEPTH = 4
 # Statements interpreted per file, and times one function is spliced in, before calls are
 # treated as unknown (which only ever silences rules): large library files stay cheap.
@@ -81,8 +88,11 @@ WORK_BUDGET = 20_000
 MAX_INLINES_PER_FUNCTION = 24
 
 
-def build_facts(module: cst.Module, resolve: Resolver | None = None) -> Facts:
-    builder = Builder(module, resolve)
+def build_facts(
+    module: cst.Module, resolve: Resolver | None = None, package: str | None = None
+) -> Facts:
+    """`package`: what the module's relative imports are relative to (None: unknown)."""
+    builder = Builder(module, resolve, package)
     builder.run()
     return builder.facts
 
@@ -92,9 +102,19 @@ def is_keras(value: Value) -> bool:
 
 
 class Builder(KerasApi):
-    def __init__(self, module: cst.Module, resolve: Resolver | None = None) -> None:
+    def __init__(
+        self, module: cst.Module, resolve: Resolver | None = None, package: str | None = None
+    ) -> None:
         self.module = module
         self.resolve = resolve
+        self.package = package
+        # Definitions of other project modules, by id of their node; the call in this file
+        # through which the walk is in another module's code, and the call being made.
+        self.foreign: dict[int, Imported] = {}
+        self.adopted_globals: set[int] = set()
+        self.home_site: cst.CSTNode | None = None
+        self.current_call: cst.CSTNode | None = None
+        self.class_of: dict[int, Class] = {}  # by id of the ClassDef: for inherited methods
         self.facts = Facts()
         self.seq = self.facts.main
         self.module_env: Env = {}
@@ -156,7 +176,7 @@ class Builder(KerasApi):
             return
         instance = self.new_obj("instance", klass.node, keras=False, cls=None)
         instance.class_def = klass.node
-        init = find_method(klass.node, "__init__")
+        init = self.find_method(klass.node, "__init__")
         methods = [m for m in class_methods(klass.node) if m.name.value != "__init__"]
         for method in methods:
             self._entry(lambda m=method: self._standalone_method(klass, env, init, m))
@@ -170,7 +190,7 @@ class Builder(KerasApi):
             instance.initially_trainable = None
         if init is not None:
             self._call_function(
-                Function(init, klass.node), (), {}, env, self_value=instance, bind_unknown=True
+                Function(*init), (), {}, env, self_value=instance, bind_unknown=True
             )
         self._call_function(
             Function(method, klass.node), (), {}, env, self_value=instance, bind_unknown=True
@@ -357,9 +377,17 @@ class Builder(KerasApi):
 
     def exec_import_from(self, node: cst.ImportFrom, env: Env) -> Env:
         module = None if node.relative or node.module is None else dotted_name(node.module)
+        if node.relative and self.package is not None:
+            inner = dotted_name(node.module) if node.module is not None else None
+            module = absolute_import(self.package, len(node.relative), inner)
         if module and (names.is_keras_family(module) or module.split(".")[0] == "tensorflow"):
             self.facts.uses_keras = True
         if isinstance(node.names, cst.ImportStar):
+            # `from utils import *` of a project module: its public functions and classes.
+            exported = getattr(self.resolve, "exported", None)
+            if module and exported is not None:
+                for name in exported(module):
+                    env[name] = (Ref(f"{module}.{name}"),)
             return env
         for alias in node.names:
             name = dotted_name(alias.name)
@@ -384,9 +412,9 @@ class Builder(KerasApi):
         then_guard, else_guard = self._guards_for(node.test)
         saved_guard = self.guard
         then_seq, else_seq = Seq(), Seq()
-        self.guard = then_guard if then_guard is not None else saved_guard
+        self.guard = narrow(saved_guard, then_guard)
         then_env = self._in_seq(then_seq, lambda: self.exec_block(node.body.body, dict(env)))
-        self.guard = else_guard if else_guard is not None else saved_guard
+        self.guard = narrow(saved_guard, else_guard)
         if node.orelse is None:
             else_env = env
         elif isinstance(node.orelse, cst.If):
@@ -397,6 +425,9 @@ class Builder(KerasApi):
         if then_guard is not None:
             # A test on the loop variable splits the layers, not the paths: both arms run.
             self.seq.items.extend([then_seq, else_seq])
+            if node.orelse is None and skips_iteration(node.body.body):
+                # `if isinstance(layer, BN): continue`: the rest of the body sees the others.
+                self.guard = narrow(saved_guard, else_guard)
         else:
             self.seq.items.append(Branch([then_seq, else_seq]))
         return join(then_env, else_env)
@@ -407,13 +438,7 @@ class Builder(KerasApi):
             return None, None
         if not mentions(test, set(self.loop_names)):
             return None, None
-        negated = False
-        while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
-            negated = not negated
-            test = test.expression
-        if tests_batchnorm(test):
-            return ("bn-excluded", "bn-only") if negated else ("bn-only", "bn-excluded")
-        return "other", "other"
+        return bn_guards(test)
 
     def exec_for(self, node: cst.For, env: Env) -> Env:
         iterable = self.eval(node.iter, env)
@@ -521,6 +546,7 @@ class Builder(KerasApi):
 
     def exec_class(self, node: cst.ClassDef, env: Env) -> Env:
         bases: list[str] = []
+        parents: list[Class] = []
         for arg in node.bases:
             for value in self.eval(arg.value, env):
                 if isinstance(value, Ref):
@@ -529,9 +555,18 @@ class Builder(KerasApi):
                         bases.append(class_base(canonical))
                     elif names.is_keras_family(value.name):
                         bases.append("keras.Model")
-                elif isinstance(value, Class) and value.keras_base:
-                    bases.append(value.keras_base)
-        klass = Class(node, tuple(bases))
+                    else:
+                        base = self.imported_class(value.name)
+                        if base is not None:
+                            parents.append(base)
+                            if base.keras_base:
+                                bases.append(base.keras_base)
+                elif isinstance(value, Class):
+                    parents.append(value)
+                    if value.keras_base:
+                        bases.append(value.keras_base)
+        klass = Class(node, tuple(bases), tuple(parents))
+        self._know_class(klass)
         env[node.name.value] = (klass,)
         self.classes.append((klass, env))
         return env
@@ -565,19 +600,7 @@ class Builder(KerasApi):
                             owner.adopt(value)
             return env
         if isinstance(target, cst.Tuple | cst.List):
-            items: list[Values] | None = None
-            if isinstance(value_node, cst.Tuple | cst.List) and len(value_node.elements) == len(
-                target.elements
-            ):
-                items = [self.eval(e.value, env) for e in value_node.elements]
-            else:  # `model, base = build()`: a function that returned a tuple
-                tuples = [
-                    v
-                    for v in values
-                    if isinstance(v, ListValue) and len(v.items) == len(target.elements)
-                ]
-                if len(tuples) == 1:
-                    items = list(tuples[0].items)
+            items = self.unpack(target.elements, values)
             for index, element in enumerate(target.elements):
                 env = self.assign(
                     element.value, items[index] if items else NOTHING, None, statement, env
@@ -586,6 +609,37 @@ class Builder(KerasApi):
         if isinstance(target, cst.Subscript):
             self.eval(target.value, env)
         return env
+
+    def unpack(self, elements: Sequence[cst.BaseElement], values: Values) -> list[Values] | None:
+        """What each target of `a, b = ...` / `first, *rest, last = ...` gets: the items of
+        a literal or returned tuple, or the layers of `m.layers`; None when unknown."""
+        count = len(elements)
+        stars = [i for i, e in enumerate(elements) if isinstance(e, cst.StarredElement)]
+        if len(stars) > 1:
+            return None
+        star = stars[0] if stars else None
+        after = count - star - 1 if star is not None else 0
+        candidates = [v for v in values if isinstance(v, ListValue | LayerList)]
+        if len(candidates) != 1:
+            return None
+        value = candidates[0]
+        if isinstance(value, ListValue):
+            items = value.items
+            if (star is None and len(items) != count) or len(items) < count - (star is not None):
+                return None
+            if star is None:
+                return list(items)
+            rest = items[star : len(items) - after]
+            middle: Values = (ListValue(rest),)
+            return [*items[:star], middle, *items[len(items) - after :]]
+        owner, selector = value.owner, value.selector
+        if star is None:
+            return [(self.derive(owner, f"{selector}[{i}]"),) for i in range(count)]
+        head = [(self.derive(owner, f"{selector}[{i}]"),) for i in range(star)]
+        tail = [(self.derive(owner, f"{selector}[{i - after}]"),) for i in range(after)]
+        bounds = f"{star or ''}:{-after if after else ''}"
+        middle = (LayerList(owner, f"{selector}[{bounds}]", True, False),)
+        return [*head, middle, *tail]
 
     def bind(self, target, values: Values, env: Env) -> Env:
         if isinstance(target, cst.Name):
@@ -596,7 +650,16 @@ class Builder(KerasApi):
         return env
 
     def trainable_write(self, owners: Values, value_node, statement, env: Env) -> None:
-        literal = self._trainable_value(value_node, env)
+        literal = truth_literal(value_node)
+        if literal is None and isinstance(value_node, cst.Name):
+            # `m.trainable = value` in `set_trainable(m, value)`: what this call passed.
+            bound = env.get(value_node.value, NOTHING)
+            if (
+                len(bound) == 1
+                and isinstance(bound[0], Literal_)
+                and isinstance(bound[0].value, bool)
+            ):
+                literal = bound[0].value
         bn_split = not_isinstance_bn(value_node)
         targets = [
             owner
@@ -614,26 +677,6 @@ class Builder(KerasApi):
                 continue
             guard = self.guard if owner in self.loop_vars else None
             self.emit("assign", statement, target=owner, value=literal, guard=guard)
-
-    def _trainable_value(self, value_node, env: Env) -> bool | None:
-        """The flag a write sets, where it is certain: `True`/`False`, an integer literal
-        (the setter makes it a bool; KL008 reports the literal itself), or a parameter bound
-        to a literal at this call site (`set_trainable(disc, False)`)."""
-        literal = bool_literal(value_node)
-        if literal is not None:
-            return literal
-        number = int_literal(value_node)
-        if number is not None:
-            return bool(number)
-        if isinstance(value_node, cst.Name):
-            values = env.get(value_node.value, NOTHING)
-            if (
-                len(values) == 1
-                and isinstance(values[0], Literal_)
-                and isinstance(values[0].value, bool)
-            ):
-                return values[0].value
-        return None
 
     # ------------------------------------------------------------------ expressions
     def eval(self, node: cst.BaseExpression | None, env: Env) -> Values:
@@ -726,14 +769,17 @@ class Builder(KerasApi):
                     result.append(tensor)
                 elif attr in base.attrs:
                     result.extend(base.attrs[attr])
+                elif attr == "optimizer" and base.kind == "model" and base.keras:
+                    # Never compiled here (`self.optimizer` in a train_step): some optimizer.
+                    result.append(self.new_obj("optimizer", node, keras=False))
                 elif base.class_def is not None:
-                    method = find_method(base.class_def, attr)
+                    method = self.find_method(base.class_def, attr)
                     if method is not None:
-                        result.append(BoundMethod(Function(method, base.class_def), base))
+                        result.append(BoundMethod(Function(*method), base))
             elif isinstance(base, Class):
-                method = find_method(base.node, attr)
+                method = self.find_method(base.node, attr)
                 if method is not None:
-                    result.append(Function(method, base.node))
+                    result.append(Function(*method))
         return tuple(result)
 
     def eval_subscript(self, node: cst.Subscript, env: Env) -> Values:
@@ -784,6 +830,7 @@ class Builder(KerasApi):
                 continue
             else:
                 positional.append(values)
+        self.current_call = node
         if isinstance(node.func, cst.Attribute):
             method = node.func.attr.value
             handled = self.method_call(node, method, owners, positional, keywords, env)
@@ -875,7 +922,118 @@ class Builder(KerasApi):
                 if isinstance(value, Obj) and value.kind in ("model", "layer"):
                     self.emit("havoc", node, target=value)
 
+    # ------------------------------------------------------------------ other modules
+    def imported(self, qualified: str) -> Imported | Function | None:
+        """The project definition a name imported from another module stands for, if any."""
+        if self.resolve is None:
+            return None
+        found = self.resolve(qualified)
+        if isinstance(found, Imported):
+            self.foreign[id(found.value.node)] = found
+            self._adopt_globals(found)
+        return found
+
+    def _know_class(self, klass: Class) -> None:
+        """Remember a class and its project bases, to find the methods it inherits."""
+        todo = [klass]
+        while todo:
+            current = todo.pop()
+            if id(current.node) in self.class_of:
+                continue
+            self.class_of[id(current.node)] = current
+            todo.extend(current.parents)
+
+    def imported_class(self, qualified: str) -> Class | None:
+        found = self.imported(qualified)
+        if isinstance(found, Imported) and isinstance(found.value, Class):
+            return found.value
+        return None
+
+    def _adopt_globals(self, imported: Imported) -> None:
+        """Every function and class of that module belongs to it (its helpers, its methods)."""
+        if id(imported.globals) in self.adopted_globals:
+            return
+        self.adopted_globals.add(id(imported.globals))
+        for values in imported.globals.values():
+            for value in values:
+                if isinstance(value, Function | Class) and id(value.node) not in self.foreign:
+                    self.foreign[id(value.node)] = Imported(
+                        value, imported.globals, imported.origin
+                    )
+                if isinstance(value, Class):
+                    self._know_class(value)
+
+    def find_method(
+        self, klass: cst.ClassDef, name: str
+    ) -> tuple[cst.FunctionDef, cst.ClassDef] | None:
+        """The method `name` of a class, its own or inherited from a project base class (of
+        this file or another module), with the class that defines it."""
+        todo, seen = [klass], set()
+        while todo and len(seen) < 16:
+            current = todo.pop(0)
+            if id(current) in seen:
+                continue
+            seen.add(id(current))
+            method = find_method(current, name)
+            if method is not None:
+                return method, current
+            known = self.class_of.get(id(current))
+            if known is not None:
+                todo.extend(parent.node for parent in known.parents)
+        return None
+
+    def _foreign_of(self, function: Function) -> Imported | None:
+        found = self.foreign.get(id(function.node))
+        if found is None and function.owner is not None:
+            found = self.foreign.get(id(function.owner))
+        if found is None and function.owner is not None:
+            # A method inherited from a class of a module this file never named.
+            definition_of = getattr(self.resolve, "definition_of", None)
+            if definition_of is not None:
+                found = definition_of(function.owner)
+                if found is not None:
+                    self.foreign[id(function.owner)] = found
+        return found
+
     def _run_body(self, function: Function, local: Env, env: Env) -> Values:
+        imported = self._foreign_of(function) if self.foreign or self.class_of else None
+        if imported is None:
+            return self._run_body_here(function, local, env)
+        saved_globals, saved_site = self.module_env, self.home_site
+        crossing = saved_site is None
+        if crossing:
+            self.home_site = self.current_call or function.node
+            marks = self._record_lengths()
+        if self.home_site is not None and id(function.node) not in self.facts.foreign_sites:
+            self.facts.foreign_sites[id(function.node)] = ForeignSite(
+                function.node, self.home_site, imported.origin
+            )
+        self.module_env = imported.globals
+        try:
+            return self._run_body_here(function, local, env)
+        finally:
+            self.module_env, self.home_site = saved_globals, saved_site
+            if crossing:
+                self._truncate_records(marks)
+
+    def _record_lengths(self) -> tuple[int, ...]:
+        facts = self.facts
+        return (
+            len(facts.attribute_writes),
+            len(facts.weight_mutations),
+            len(facts.discarded_comparisons),
+            len(facts.weights_uses),
+        )
+
+    def _truncate_records(self, marks: tuple[int, ...]) -> None:
+        """Another module's syntactic findings are its own: found when it is checked."""
+        facts = self.facts
+        del facts.attribute_writes[marks[0] :]
+        del facts.weight_mutations[marks[1] :]
+        del facts.discarded_comparisons[marks[2] :]
+        del facts.weights_uses[marks[3] :]
+
+    def _run_body_here(self, function: Function, local: Env, env: Env) -> Values:
         node = function.node
         frame = Frame(Seq())
         self.seq.items.append(frame)
@@ -900,3 +1058,45 @@ class Builder(KerasApi):
             self.seq, self.ctx = saved_seq, saved_ctx
             self.loop_vars, self.loop_names, self.guard = saved_loops
         return tuple(v for values in returned for v in values)
+
+
+def bn_guards(test: cst.BaseExpression) -> tuple[Guard, Guard]:
+    """Which layers each arm of `if test:` sees, in a loop over layers: the BatchNormalization
+    ones, the others, or some of either. A BN exclusion holds wherever it stands in the test:
+    `flag and not isinstance(layer, BN)` excludes BN in its body, `isinstance(layer, BN) or
+    flag` in its else."""
+    negated = False
+    while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        negated = not negated
+        test = test.expression
+    if isinstance(test, cst.BooleanOperation):
+        left, right = bn_guards(test.left), bn_guards(test.right)
+        if isinstance(test.operator, cst.And):
+            # Both hold in the body: either side's restriction does; the else is mixed.
+            then = next((g for g in (left[0], right[0]) if g != "other"), "other")
+            guards: tuple[Guard, Guard] = (then, "other")
+        else:
+            # Neither holds in the else: either side's negation does; the body is mixed.
+            orelse = next((g for g in (left[1], right[1]) if g != "other"), "other")
+            guards = ("other", orelse)
+        return (guards[1], guards[0]) if negated else guards
+    if tests_batchnorm(test):
+        return ("bn-excluded", "bn-only") if negated else ("bn-only", "bn-excluded")
+    return "other", "other"
+
+
+def narrow(outer: Guard | None, inner: Guard | None) -> Guard | None:
+    """A test inside an arm that already picks (or excludes) BN layers keeps that choice."""
+    if inner is None:
+        return outer
+    if inner == "other" and outer in ("bn-excluded", "bn-only"):
+        return outer
+    return inner
+
+
+def skips_iteration(body: Sequence[cst.CSTNode]) -> bool:
+    """Does this block end the loop's iteration (`continue`, or `pass` then `continue`)?"""
+    if not body:
+        return False
+    last = body[-1]
+    return isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], cst.Continue)

@@ -16,6 +16,7 @@ from kerlint.facts.model import Class, Function, Literal_, Obj, Ref, Seq, Value
 from kerlint.facts.records import (
     NOTHING,
     Env,
+    Imported,
     ListValue,
     Values,
     WeightList,
@@ -87,8 +88,12 @@ class KerasApi(_Base):
                         if isinstance(optimizer, Obj) and optimizer.kind == "optimizer"
                         else None
                     )
+                    if opt is None and isinstance(optimizer, Literal_):
+                        # `optimizer="adam"`: Keras makes one, which `m.optimizer` is later.
+                        opt = self.new_obj("optimizer", node, cls="compile-string", keras=False)
                     event = self.emit("compile", node, target=obj, optimizer=opt)
                     self.facts.heads.note_compile(self, event, objs, positional, keywords)
+                    obj.attrs["optimizer"] = (opt,) if opt is not None else ()
                 elif method in names.TRAIN_METHODS:
                     handled = True
                     event = self.emit("train", node, target=obj, method=method)
@@ -99,6 +104,10 @@ class KerasApi(_Base):
                 elif method == "get_layer":
                     handled = True
                     arg = node.args[0].value if node.args else None
+                    named = named_part(obj, arg)
+                    if named is not None:  # the very layer made with that name
+                        result.append(named)
+                        continue
                     label = self.module.code_for_node(arg) if arg is not None else "?"
                     result.append(self.derive(obj, f".get_layer({label})", node=node))
                 elif method == "add" and positional:
@@ -143,9 +152,13 @@ class KerasApi(_Base):
         if noted is not None:
             return noted
         if canonical is None and self.resolve is not None:
-            function = self.resolve(ref.name)
-            if function is not None:
-                return self._call_function(function, tuple(positional), keywords, env)
+            found = self.imported(ref.name)
+            if isinstance(found, Imported):
+                if isinstance(found.value, Class):
+                    return self.instantiate(node, found.value, positional, keywords, env)
+                return self._call_function(found.value, tuple(positional), keywords, env)
+            if found is not None:
+                return self._call_function(found, tuple(positional), keywords, env)
         if canonical is None:
             if ref.name in ("zip", "enumerate", "reversed", "list", "tuple", "sorted", "iter"):
                 flat = tuple(v for vs in positional for v in vs)
@@ -193,7 +206,11 @@ class KerasApi(_Base):
             return (self.new_obj("optimizer", node, cls=canonical, keras=False),)
         if canonical.startswith("keras.layers.") and leaf[:1].isupper():
             has_bn = leaf in names.BATCHNORM
-            return (self.new_obj("layer", node, cls=f"keras.layers.{leaf}", has_bn=has_bn),)
+            layer = self.new_obj("layer", node, cls=f"keras.layers.{leaf}", has_bn=has_bn)
+            name = first(keywords.get("name", NOTHING))
+            if isinstance(name, Literal_) and isinstance(name.value, str):
+                layer.attrs["name"] = (name,)
+            return (layer,)
         if canonical == "keras.callbacks.LambdaCallback":
             for values in keywords.values():
                 for value in values:
@@ -259,15 +276,14 @@ class KerasApi(_Base):
         else:
             obj = self.new_obj("instance", node, keras=False)
         obj.class_def = klass.node
-        init = find_method(klass.node, "__init__")
+        self._know_class(klass)
+        init = self.find_method(klass.node, "__init__")
         if init is not None:
-            self._call_function(
-                Function(init, klass.node), tuple(positional), keywords, env, self_value=obj
-            )
-        call = find_method(klass.node, "call")
+            self._call_function(Function(*init), tuple(positional), keywords, env, self_value=obj)
+        call = self.find_method(klass.node, "call")
         if call is not None and obj.kind == "model":
-            obj.calls_training_false = passes_training_false(call)
-        obj.has_train_step = find_method(klass.node, "train_step") is not None
+            obj.calls_training_false = passes_training_false(call[0])
+        obj.has_train_step = self.find_method(klass.node, "train_step") is not None
         return (obj,)
 
     def _callback_instance(self, klass: Class, env: Env, *, args, call, keywords=None) -> Obj:
@@ -312,3 +328,19 @@ class KerasApi(_Base):
             work()
         finally:
             self.in_callback, self.seq = saved_flag, saved_seq
+
+
+def named_part(model: Obj, arg: cst.BaseExpression | None) -> Obj | None:
+    """`model.get_layer("head")`: the one known layer of `model` made with `name="head"`.
+    Keras looks among the model's own layers, not inside nested models; None when the name
+    is not a literal, or no layer (or more than one) is known by it."""
+    if not isinstance(arg, cst.SimpleString):
+        return None
+    wanted = arg.evaluated_value
+    found = [
+        part
+        for part in model.children
+        if isinstance(name := first(part.attrs.get("name", NOTHING)), Literal_)
+        and name.value == wanted
+    ]
+    return found[0] if len(found) == 1 else None

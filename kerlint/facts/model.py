@@ -104,6 +104,8 @@ class BoundMethod:
 class Class:
     node: cst.ClassDef
     bases: tuple[str, ...]  # canonical names of resolved Keras bases
+    # The project's own base classes (of this file or another module): inherited methods.
+    parents: tuple[Class, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def keras_base(self) -> str | None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from kerlint.facts.model import Event, Obj, Seq, Value
+from kerlint.facts.model import Class, Event, Function, Obj, Seq, Value
 
 if TYPE_CHECKING:
     from kerlint.facts.heads import HeadFacts
@@ -86,6 +86,28 @@ class WeightsUse:
     lists: tuple[WeightList, ...]
 
 
+@dataclass(frozen=True, eq=False)
+class Imported:
+    """A function or class of another project module, with the globals its body reads.
+
+    `origin` is the module it was defined in (the project package's record of it; the facts
+    only hand it back, to place findings and name places in that module).
+    """
+
+    value: Function | Class
+    globals: Env = field(repr=False)
+    origin: object = field(repr=False)
+
+
+@dataclass
+class ForeignSite:
+    """A function of another module spliced in, and the call in this file that led there."""
+
+    function: cst.FunctionDef
+    call: cst.CSTNode
+    origin: object
+
+
 @dataclass
 class WeightNameFilter:
     """A test of `w.name` over a weight list that only a Keras 2 name can pass (KL016)."""
@@ -109,6 +131,8 @@ class Facts:
     discarded_comparisons: list[DiscardedComparison] = field(default_factory=list)
     weights_uses: list[WeightsUse] = field(default_factory=list)
     weight_name_filters: list[WeightNameFilter] = field(default_factory=list)
+    # Functions of other project modules spliced in, by id of their node (first call wins).
+    foreign_sites: dict[int, ForeignSite] = field(default_factory=dict)
     heads: HeadFacts = field(default_factory=lambda: _head_facts())
 
     @property

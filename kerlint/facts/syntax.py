@@ -16,6 +16,21 @@ def dotted_name(node) -> str | None:
     return None
 
 
+def absolute_import(package: str | None, level: int, module: str | None) -> str | None:
+    """`from ..x import y` in package `a.b.c` imports `a.b.x`: the absolute module, or None."""
+    if level == 0:
+        return module
+    if package is None:
+        return None
+    parts = package.split(".") if package else []
+    if level - 1 > len(parts):
+        return None
+    base = parts[: len(parts) - (level - 1)]
+    if module:
+        base.append(module)
+    return ".".join(base) or None
+
+
 def all_params(params: cst.Parameters) -> list[cst.Param]:
     result = [*params.posonly_params, *params.params]
     if isinstance(params.star_arg, cst.Param):
@@ -42,6 +57,18 @@ def bool_literal(node) -> bool | None:
     if isinstance(node, cst.Name) and node.value in ("True", "False"):
         return node.value == "True"
     return None
+
+
+def truth_literal(node) -> bool | None:
+    """What `trainable = <literal>` sets: Keras's setter stores `bool(value)`, so `0` and
+    `None` freeze and `1` unfreezes (KL008 still reports the literal). A string stays
+    unknown here: `"False"` is True to Keras but plainly meant False, and KL008 says so."""
+    if isinstance(node, cst.Name) and node.value == "None":
+        return False
+    value = int_literal(node)
+    if value is not None:
+        return bool(value)
+    return bool_literal(node)
 
 
 def int_literal(node) -> int | None:

@@ -40,6 +40,6 @@ def places(facts: FileFacts, events) -> str:
     found = sorted({(facts.line(event.node), facts.at(event.node)) for event in events})
     if len(found) == 1:
         return found[0][1]
-    if all(text.startswith("line ") for _, text in found):
+    if all(text.startswith("line ") and " of " not in text for _, text in found):
         return "lines " + ", ".join(str(row) for row, _ in found)
     return "; ".join(text for _, text in found)

@@ -47,7 +47,7 @@ def check(facts: FileFacts) -> Iterator[Finding]:
         )
         if value is None:
             meant = False
-        shown = repr(value) if not isinstance(value, str) else f'"{value}"'
+        shown = _shown(value)
         fix = None
         if meant is not None and isinstance(write.value, cst.BaseExpression):
             fix = FixSpec(
@@ -67,6 +67,16 @@ def check(facts: FileFacts) -> Iterator[Finding]:
             ),
             fix=fix,
         )
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    try:
+        text = repr(value)
+    except ValueError:  # an int past Python's limit for decimal text (4,300 digits)
+        text = hex(value)  # type: ignore[arg-type]
+    return text if len(text) <= 40 else f"{text[:12]}...{text[-4:]}"
 
 
 RULE = Rule(

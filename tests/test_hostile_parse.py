@@ -1,0 +1,133 @@
+"""Long flat code that CPython reads in a loop but LibCST by recursion: a result or a clear
+KL000, never a signal.
+
+LibCST's native parser recursed once per `and` term or dotted-name part on the C stack and
+killed the process (exit 139) on ~7,000 of them: a 14 KB file. Each file here is checked in a
+child process, so that a regression is a failed test, not a dead test run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from conftest import BAD, run_process
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kerlint.engine import DEEP_STACK_SAFE_BYTES, check_source
+from kerlint.rules import registry
+from kerlint.source import Source
+
+ALL = frozenset(rule.code for rule in registry.all_rules())
+BAD_ROW = 4  # the KL008 of BAD
+
+# Each makes one statement with n parts, of a shape CPython accepts at any length (or
+# rejects with its own clear error, for the nested ones past ~3,000).
+FLAT: dict[str, Callable[[int], str]] = {
+    "and": lambda n: "x = " + " and ".join(["a"] * n),
+    "or": lambda n: "x = " + " or ".join(["a"] * n),
+    "comparison": lambda n: "x = " + " < ".join(["a"] * n),
+    "binary": lambda n: "x = " + " + ".join(["a"] * n),
+    "attribute": lambda n: "x = a" + ".b" * n,
+    "dotted import": lambda n: "import " + ".".join(["a"] * n),
+    "from import": lambda n: "from " + ".".join(["a"] * n) + " import b",
+    "implicit concatenation": lambda n: "x = " + " ".join(["'a'"] * n),
+    "concatenation over lines": lambda n: "x = (\n" + "\n".join(["    'a'"] * n) + "\n)",
+    "comprehension for clauses": lambda n: "x = [a " + " ".join(["for a in b"] * n) + "]",
+    "comprehension if clauses": lambda n: "x = [a for a in b " + " ".join(["if a"] * n) + "]",
+    "arguments": lambda n: "f(" + ", ".join(["a"] * n) + ")",
+    "keyword arguments": lambda n: "f(" + ", ".join(f"a{i}=1" for i in range(n)) + ")",
+    "parameters": lambda n: "def f(" + ", ".join(f"a{i}" for i in range(n)) + "): pass",
+    "decorators": lambda n: "@d\n" * n + "def f(): pass",
+    "elif chain": lambda n: "if a: pass\n" + "elif a: pass\n" * n,
+    "except clauses": lambda n: "try: pass\n" + "except a: pass\n" * n,
+    "call chain": lambda n: "x = a" + "()" * n,
+    "subscript chain": lambda n: "x = a" + "[0]" * n,
+    "assignment targets": lambda n: " = ".join(["a"] * n) + " = 1",
+    "semicolons": lambda n: "; ".join(["a"] * n),
+    "dict": lambda n: "x = {" + ", ".join(["a: b"] * n) + "}",
+    "f-string parts": lambda n: "x = f'" + "{a}" * n + "'",
+    "with items": lambda n: "with " + ", ".join(["a"] * n) + ": pass",
+    "match alternatives": lambda n: "match x:\n case " + " | ".join(["1"] * n) + ": pass",
+}
+# What a KL000 for such a file may say: each names why, none is "internal error".
+CLEAR = ("too deeply nested", "too long for the parser", "cannot parse", "syntax error")
+
+
+def _write(root: Path, files: list[tuple[str, int]]) -> dict[str, str]:
+    names = {}
+    for index, (kind, n) in enumerate(files):
+        name = f"f{index}.py"
+        (root / name).write_text(BAD + FLAT[kind](n) + "\n", encoding="utf-8")
+        names[name] = f"{kind} x {n}"
+    return names
+
+
+def _check_in_a_child(root: Path) -> dict[str, list[dict]]:
+    completed = run_process(
+        "check", "--isolated", "--no-cache", "-j", "1", "--output-format", "json", ".", cwd=root
+    )
+    assert completed.returncode in (0, 1), (completed.returncode, completed.stderr[-2000:])
+    by_file: dict[str, list[dict]] = {}
+    for item in json.loads(completed.stdout):
+        by_file.setdefault(Path(item["filename"]).name, []).append(item)
+    return by_file
+
+
+def _assert_result_or_clear_kl000(found: list[dict], what: str) -> None:
+    codes = [(d["code"], d["location"]["row"]) for d in found]
+    if codes == [("KL008", BAD_ROW)]:
+        return
+    assert len(found) == 1 and found[0]["code"] == "KL000", (what, codes)
+    message = found[0]["message"]
+    assert any(words in message for words in CLEAR), (what, message)
+    assert "internal error" not in message, (what, message)
+
+
+@settings(
+    max_examples=4,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    files=st.lists(
+        st.tuples(st.sampled_from(sorted(FLAT)), st.integers(min_value=500, max_value=12_000)),
+        min_size=2,
+        max_size=5,
+    )
+)
+def test_long_flat_code_gives_a_result_or_a_clear_kl000(files, tmp_path_factory) -> None:
+    root = tmp_path_factory.mktemp("flat")
+    names = _write(root, files)
+    by_file = _check_in_a_child(root)
+    for name, what in names.items():
+        _assert_result_or_clear_kl000(by_file.get(name, []), what)
+
+
+def test_every_shape_past_the_old_crash_size(tmp_path: Path) -> None:
+    """8,000 parts of each shape, where the 8 MiB stack overflowed: all in one child."""
+    names = _write(tmp_path, [(kind, 8_000) for kind in sorted(FLAT)])
+    by_file = _check_in_a_child(tmp_path)
+    for name, what in names.items():
+        _assert_result_or_clear_kl000(by_file.get(name, []), what)
+
+
+def test_the_reported_crashes_are_now_checked_in_full(tmp_path: Path) -> None:
+    """The issue's shapes (8,000 `and` terms, a 6,000-part dotted import) get a real result."""
+    sizes = {"and": 8_000, "or": 8_000, "dotted import": 6_000, "from import": 6_000}
+    names = _write(tmp_path, [*sizes.items(), ("attribute", 2_500)])
+    by_file = _check_in_a_child(tmp_path)
+    for name, what in names.items():
+        found = [(d["code"], d["location"]["row"]) for d in by_file.get(name, [])]
+        assert found == [("KL008", BAD_ROW)], (what, by_file.get(name))
+
+
+def test_a_run_too_long_even_for_the_deep_stack_is_a_clear_kl000() -> None:
+    """Past the measured budget the file is refused before LibCST sees it (never parsed)."""
+    text = BAD + FLAT["and"](150_000) + "\n"
+    assert len(text) > DEEP_STACK_SAFE_BYTES
+    (diagnostic,) = check_source(Source(Path("t.py"), "t.py", text), ALL).diagnostics
+    assert diagnostic.code == "KL000" and diagnostic.location.row == BAD_ROW + 1
+    assert "a boolean chain of 150,000 parts is too long" in diagnostic.message
