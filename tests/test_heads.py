@@ -223,3 +223,25 @@ def test_the_model_rules_need_a_compile_and_a_training_call() -> None:
     assert not applicable_rules(trains.replace("compile", "build"), codes)
     freeze_only = "import keras\nbase.trainable = False\nmodel.fit(x)\n"
     assert not applicable_rules(freeze_only, codes)
+
+
+def test_a_head_built_in_another_module_of_the_project(project, run_cli) -> None:
+    """The head and the loss may come from a helper module: one file that compiles and
+    trains passes the prefilter on its own, and the findings name both places."""
+    (project / "pyproject.toml").write_text('[project]\nname = "p"\n', encoding="utf-8")
+    (project / "models.py").write_text(
+        "import keras\nfrom keras import layers\n\n\ndef build(n):\n"
+        '    return keras.Sequential([layers.Dense(8, activation="relu"), '
+        'layers.Dense(n, activation="softmax"), layers.Softmax()])\n',
+        encoding="utf-8",
+    )
+    (project / "train.py").write_text(
+        "import keras\nfrom models import build\n\nmodel = build(3)\n"
+        "model.compile(loss=keras.losses.CategoricalCrossentropy(from_logits=True))\n"
+        "model.fit(x, y)\n",
+        encoding="utf-8",
+    )
+    result = run_cli("check", "--isolated", "--no-cache", "--select", "KL1", "train.py")
+    lines = [line for line in result.output.splitlines() if ": KL1" in line]
+    assert [line.split(": ")[1].split()[0] for line in lines] == ["KL104", "KL101"], lines
+    assert all("models.py" in line for line in lines)

@@ -11,9 +11,10 @@ from kerlint.rules.base import Finding, FixSpec, Replacement, Rule
 from kerlint.rules.kl1_heads import (
     FAMILY,
     REQUIRES,
+    TRAINS,
     head_text,
+    local_fix,
     model_name,
-    pattern,
     trained_compiles,
     without_arg,
 )
@@ -48,7 +49,7 @@ def _keras3(facts: FileFacts) -> Iterator[Finding]:
             "and JAX, silently; TensorFlow warns and quietly uses the pre-activation logits, "
             "so the same code trains differently per backend. Remove `from_logits=True`, or "
             "drop the activation and keep it.",
-            fix=fix,
+            fix=local_fix(facts, fix),
         )
 
 
@@ -59,6 +60,6 @@ RULE = Rule(
     check=check,
     requires=REQUIRES,
     family=FAMILY,
-    requires_pattern=pattern(r"from_logits\s*=\s*True"),
+    requires_pattern=TRAINS,
     fix="unsafe",
 )

@@ -12,10 +12,11 @@ from kerlint.rules.base import Finding, FixSpec, Replacement, Rule
 from kerlint.rules.kl1_heads import (
     FAMILY,
     REQUIRES,
+    TRAINS,
     head_text,
+    local_fix,
     loss_class,
     model_name,
-    pattern,
     trained_compiles,
     with_keyword,
 )
@@ -47,7 +48,7 @@ def check(facts: FileFacts) -> Iterator[Finding]:
             f"`{model_name(facts, compiled)}`, {head_text(facts, head)}, outputs {what}: Keras "
             "clips and renormalises them, the loss means nothing and accuracy stays near "
             f"chance (4 classes: 27% vs 86%), silently on every backend. {advice}",
-            fix=fix,
+            fix=local_fix(facts, fix),
         )
 
 
@@ -75,6 +76,6 @@ RULE = Rule(
     check=check,
     requires=REQUIRES,
     family=FAMILY,
-    requires_pattern=pattern("crossentropy", "Crossentropy", "bce", "BCE"),
+    requires_pattern=TRAINS,
     fix="unsafe",
 )

@@ -13,8 +13,9 @@ from kerlint.rules.base import Finding, FixSpec, Replacement, Rule
 from kerlint.rules.kl1_heads import (
     FAMILY,
     REQUIRES,
+    TRAINS,
+    local_fix,
     model_name,
-    pattern,
     trained_compiles,
     with_keyword,
 )
@@ -56,7 +57,10 @@ def check(facts: FileFacts) -> Iterator[Finding]:
                 "boundary is 0: the reported numbers are wrong (accuracy 0.85 vs 0.91, recall "
                 "0.68 vs 0.89), and callbacks that monitor them pick the wrong epochs. "
                 f"Use `{fixed}`.",
-                fix=FixSpec(f"Use `{fixed}`", (Replacement(metric.node, fixed),), "safe")  # type: ignore[arg-type]
+                fix=local_fix(
+                    facts,
+                    FixSpec(f"Use `{fixed}`", (Replacement(metric.node, fixed),), "safe"),  # type: ignore[arg-type]
+                )
                 if fixed
                 else None,
             )
@@ -98,6 +102,6 @@ RULE = Rule(
     check=check,
     requires=REQUIRES,
     family=FAMILY,
-    requires_pattern=pattern(r"from_logits\s*=\s*True"),
+    requires_pattern=TRAINS,
     fix="safe",
 )

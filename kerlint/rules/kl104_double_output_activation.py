@@ -10,9 +10,10 @@ from kerlint.rules.base import Finding, FixSpec, Rule
 from kerlint.rules.kl1_heads import (
     FAMILY,
     REQUIRES,
+    TRAINS,
     function_removal,
+    local_fix,
     model_name,
-    pattern,
     removal,
     trained_compiles,
 )
@@ -40,7 +41,7 @@ def check(facts: FileFacts) -> Iterator[Finding]:
                 f"at {facts.at(first.node)}, again here): {HARM[first.name]}, silently on every "
                 f"backend (TensorFlow's logits shortcut does not undo the first one). Remove "
                 f"the second {first.name}.",
-                fix=_fix(facts, second),
+                fix=local_fix(facts, _fix(facts, second)),
             )
 
 
@@ -63,6 +64,6 @@ RULE = Rule(
     check=check,
     requires=REQUIRES,
     family=FAMILY,
-    requires_pattern=pattern("softmax", "Softmax", "sigmoid"),
+    requires_pattern=TRAINS,
     fix="unsafe",
 )

@@ -11,9 +11,10 @@ from kerlint.rules.base import Finding, FixSpec, Replacement, Rule
 from kerlint.rules.kl1_heads import (
     FAMILY,
     REQUIRES,
+    TRAINS,
     head_text,
+    local_fix,
     model_name,
-    pattern,
     trained_compiles,
 )
 
@@ -46,7 +47,7 @@ def check(facts: FileFacts) -> Iterator[Finding]:
             "(accuracy at chance; Keras only prints a SyntaxWarning during fit). For two "
             'classes use `"binary_crossentropy"` with `activation="sigmoid"`, or one unit per '
             "class with softmax.",
-            fix=fix,
+            fix=local_fix(facts, fix),
         )
 
 
@@ -57,6 +58,6 @@ RULE = Rule(
     check=check,
     requires=REQUIRES,
     family=FAMILY,
-    requires_pattern=pattern("categorical", "Categorical"),
+    requires_pattern=TRAINS,
     fix="unsafe",
 )

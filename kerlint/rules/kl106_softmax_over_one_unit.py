@@ -9,7 +9,14 @@ import libcst as cst
 from kerlint.facts import FileFacts
 from kerlint.facts.heads import Activation
 from kerlint.rules.base import Finding, FixSpec, Replacement, Rule
-from kerlint.rules.kl1_heads import FAMILY, REQUIRES, model_name, pattern, trained_compiles
+from kerlint.rules.kl1_heads import (
+    FAMILY,
+    REQUIRES,
+    TRAINS,
+    local_fix,
+    model_name,
+    trained_compiles,
+)
 
 
 def check(facts: FileFacts) -> Iterator[Finding]:
@@ -28,7 +35,7 @@ def check(facts: FileFacts) -> Iterator[Finding]:
                 "returns 1.0: every prediction is the positive class and, on torch, no weight "
                 "moves (on TensorFlow the loss even falls while predictions stay 1.0); Keras "
                 'only warns during fit. Use `activation="sigmoid"` for one unit.',
-                fix=_fix(activation),
+                fix=local_fix(facts, _fix(activation)),
             )
             break
 
@@ -50,6 +57,6 @@ RULE = Rule(
     check=check,
     requires=REQUIRES,
     family=FAMILY,
-    requires_pattern=pattern("softmax", "Softmax"),
+    requires_pattern=TRAINS,
     fix="unsafe",
 )

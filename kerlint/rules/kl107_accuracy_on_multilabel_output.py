@@ -11,8 +11,8 @@ from kerlint.rules.base import Finding, Rule
 from kerlint.rules.kl1_heads import (
     FAMILY,
     REQUIRES,
+    TRAINS,
     model_name,
-    pattern,
     trained_compiles,
 )
 
@@ -50,5 +50,5 @@ RULE = Rule(
     check=check,
     requires=REQUIRES,
     family=FAMILY,
-    requires_pattern=pattern(r"[\"']acc"),
+    requires_pattern=TRAINS,
 )

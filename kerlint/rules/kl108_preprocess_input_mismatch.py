@@ -14,8 +14,9 @@ from kerlint.rules.kl1_heads import (
     MODE_TEXT,
     PREPROCESS_MODES,
     REQUIRES,
+    TRAINS,
     application_module,
-    pattern,
+    local_fix,
     pretrained,
     trained_models,
 )
@@ -60,7 +61,7 @@ def check(facts: FileFacts) -> Iterator[Finding]:
             f"{MODE_TEXT[model_mode]}: the pretrained weights see inputs off by up to two "
             "orders of magnitude, silently. Use "
             f"`keras.applications.{module}.preprocess_input`.",
-            fix=_fix(call, used, module),  # type: ignore[arg-type]
+            fix=local_fix(facts, _fix(call, used, module)),  # type: ignore[arg-type]
         )
 
 
@@ -86,7 +87,7 @@ RULE = Rule(
     summary="`preprocess_input` of another keras.applications family than the model's",
     check=check,
     requires=REQUIRES,
-    requires_pattern=pattern("preprocess_input"),
+    requires_pattern=TRAINS,
     family=FAMILY,
     fix="unsafe",
 )

@@ -13,8 +13,9 @@ from kerlint.rules.kl1_heads import (
     FAMILY,
     MISSING,
     REQUIRES,
+    TRAINS,
     keyword_literal,
-    pattern,
+    local_fix,
     pretrained,
     removal,
     trained_models,
@@ -42,7 +43,9 @@ def check(facts: FileFacts) -> Iterator[Finding]:
                 "itself: with its ImageNet weights the input loses 255x its contrast and "
                 "training stalls, silently. Remove the Rescaling layer"
                 f"{' (or build the model with include_preprocessing=False)' if 'EfficientNetB' not in leaf else ''}.",
-                fix=FixSpec("Remove the Rescaling layer", edit, "unsafe") if edit else None,
+                fix=local_fix(facts, FixSpec("Remove the Rescaling layer", edit, "unsafe"))
+                if edit
+                else None,
             )
 
 
@@ -121,7 +124,7 @@ RULE = Rule(
     summary="`Rescaling(1/255)` before EfficientNet, ConvNeXt or MobileNetV3 (they rescale)",
     check=check,
     requires=REQUIRES,
-    requires_pattern=pattern("Rescaling"),
+    requires_pattern=TRAINS,
     family=FAMILY,
     fix="unsafe",
 )

@@ -9,7 +9,7 @@ import libcst as cst
 from kerlint.facts import FileFacts
 from kerlint.facts.model import Obj
 from kerlint.rules.base import Finding, Rule
-from kerlint.rules.kl1_heads import FAMILY, REQUIRES, pattern
+from kerlint.rules.kl1_heads import FAMILY, REQUIRES, TRAINS
 
 
 def check(facts: FileFacts) -> Iterator[Finding]:
@@ -74,7 +74,7 @@ RULE = Rule(
     summary="`fit(validation_split=...)` on arrays concatenated row-wise with no shuffle",
     check=check,
     requires=REQUIRES,
-    requires_pattern=pattern("validation_split"),
+    requires_pattern=TRAINS,
     family=FAMILY,
     default=False,
 )

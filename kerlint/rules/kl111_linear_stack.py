@@ -13,7 +13,7 @@ from kerlint.facts.heads import (
 )
 from kerlint.facts.model import Obj
 from kerlint.rules.base import Finding, Rule
-from kerlint.rules.kl1_heads import FAMILY, REQUIRES, model_name, pattern, trained_compiles
+from kerlint.rules.kl1_heads import FAMILY, REQUIRES, TRAINS, model_name, trained_compiles
 
 
 def check(facts: FileFacts) -> Iterator[Finding]:
@@ -91,7 +91,7 @@ RULE = Rule(
     summary="two or more Dense/Conv layers with no non-linearity, trained with a crossentropy",
     check=check,
     requires=REQUIRES,
-    requires_pattern=pattern("Dense", "Conv"),
+    requires_pattern=TRAINS,
     family=FAMILY,
     default=False,
 )

@@ -11,9 +11,11 @@ import libcst as cst
 from kerlint.facts import FileFacts
 from kerlint.facts.heads import CompileFacts, Head
 from kerlint.fixgen import ancestors, keras_name
-from kerlint.rules.base import Replacement
+from kerlint.rules.base import FixSpec, Replacement
 
-# A file must compile and train a model for these rules to matter.
+# A file must compile and train a model for these rules to matter. Their own words
+# (`softmax`, `from_logits`, ...) are not asked for: the head and the loss may be built in
+# another module of the project, and one file must pass the test on its own.
 TRAINS = re.compile(r"\.\s*(?:fit|train_on_batch|fit_generator)\s*\(")
 REQUIRES = ("compile",)
 FAMILY = "Model definition"
@@ -25,12 +27,6 @@ LOSS_CLASSES = {
     ("binary", False): "BinaryCrossentropy",
     ("binary", True): "BinaryFocalCrossentropy",
 }
-
-
-def pattern(*words: str) -> re.Pattern[str]:
-    """The rule's own words and a training call, in either order."""
-    either = "|".join(words)
-    return re.compile(rf"(?s)(?:{either}).*{TRAINS.pattern}|{TRAINS.pattern}.*(?:{either})")
 
 
 def trained_compiles(facts: FileFacts) -> Iterator[CompileFacts]:
@@ -206,3 +202,14 @@ def trained_models(facts: FileFacts) -> set[int]:
     for compiled in trained_compiles(facts):
         found.update(part.id for part in facts.graph.parts(compiled.model))
     return found
+
+
+def local_fix(facts: FileFacts, fix: FixSpec | None) -> FixSpec | None:
+    """The fix, when every node it edits is in this file (a head or a loss may have been
+    built in another module of the project: the fix is then left to that file)."""
+    if fix is None:
+        return None
+    for replacement in fix.replacements:
+        if facts.site_of(replacement.old) is not None or facts.line(replacement.old) == 0:
+            return None
+    return fix
