@@ -182,7 +182,9 @@ class HeadFacts:
     producers: dict[Obj, _Producer] = field(default_factory=dict)
     compile_records: list[_Compile] = field(default_factory=list)
     trains: list[_Train] = field(default_factory=list)
-    preprocess_calls: list[tuple[cst.Call, str]] = field(default_factory=list)
+    # `preprocess_input` calls, and references passed to a call (`preprocessing_function=`):
+    # the node to report and the keras.applications module the function belongs to.
+    preprocess_calls: list[tuple[cst.CSTNode, str]] = field(default_factory=list)
     ordered: dict[Obj, str] = field(default_factory=dict)  # arrays built in order: how
     shuffled: dict[Obj, int] = field(default_factory=dict)  # arrays shuffled: event index
     _allocated: dict | None = None
@@ -205,6 +207,7 @@ class HeadFacts:
             module = _application_module(ref.name)
             if module is not None:
                 self.preprocess_calls.append((node, module))
+        self._preprocess_passed(node, positional, keywords)
         if ref.name.startswith("numpy."):
             return self._numpy_call(builder, node, ref.name, positional, keywords)
         if ref.name in SHUFFLES:
@@ -267,6 +270,25 @@ class HeadFacts:
         self.trains.append(
             _Train(event, list(positional), dict(keywords), len(builder.facts.events) - 1)
         )
+
+    def _preprocess_passed(self, node: cst.Call, positional, keywords) -> None:
+        """`ImageDataGenerator(preprocessing_function=resnet50.preprocess_input)`."""
+        given = [a for a in node.args if not a.star]
+        plain = [a for a in given if a.keyword is None]
+        for index, arg in enumerate(plain):
+            self._preprocess_reference(
+                arg.value, positional[index] if index < len(positional) else ()
+            )
+        for arg in given:
+            if arg.keyword is not None:
+                self._preprocess_reference(arg.value, keywords.get(arg.keyword.value, ()))
+
+    def _preprocess_reference(self, expression: cst.BaseExpression, values: Values) -> None:
+        if len(values) == 1 and isinstance(values[0], Ref):
+            name = values[0].name
+            module = _application_module(name) if name.endswith(".preprocess_input") else None
+            if module is not None:
+                self.preprocess_calls.append((expression, module))
 
     # ---------------------------------------------------------------- arrays (KL110)
     def _numpy_call(self, builder: Builder, node: cst.Call, name: str, positional, keywords):

@@ -65,8 +65,9 @@ def check(facts: FileFacts) -> Iterator[Finding]:
         )
 
 
-def _fix(call: cst.Call, used: str, module: str) -> FixSpec | None:
-    func = call.func
+def _fix(node: cst.CSTNode, used: str, module: str) -> FixSpec | None:
+    """`...resnet50.preprocess_input` -> `...mobilenet_v2.preprocess_input`, called or not."""
+    func = node.func if isinstance(node, cst.Call) else node
     if (
         isinstance(func, cst.Attribute)
         and isinstance(func.value, cst.Attribute)
