@@ -37,8 +37,8 @@ def check(facts: FileFacts) -> Iterator[Finding]:
             seen.add(id(second.node))
             yield Finding(
                 second.node,
-                f"The head of `{model_name(facts, compiled)}` applies {first.name} twice (first "
-                f"at {facts.at(first.node)}, again here): {HARM[first.name]}, silently on every "
+                f"The head of `{model_name(facts, compiled)}` applies {first.name} twice ("
+                f"{facts.at(first.node)}, then {facts.at(second.node)}): {HARM[first.name]}, silently on every "
                 f"backend (TensorFlow's logits shortcut does not undo the first one). Remove "
                 f"the second {first.name}.",
                 fix=local_fix(facts, _fix(facts, second)),
