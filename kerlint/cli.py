@@ -351,11 +351,18 @@ def rules_command(fmt: str) -> None:
         click.echo(json.dumps([_rule_record(r) for r in rules], indent=2))
         return
     width = max(len(r.name) for r in rules)
-    click.echo(f"{'code':<6}  {'name':<{width}}  {'default':<7}  fix     summary")
-    for r in rules:
-        click.echo(
-            f"{r.code:<6}  {r.name:<{width}}  {'on' if r.default else 'off':<7}  {(r.fix or '-'):<6}  {r.summary}"
-        )
+    families = list(dict.fromkeys(r.family for r in rules))
+    for index, family in enumerate(families):
+        if len(families) > 1:
+            if index:
+                click.echo()
+            click.echo(family)
+        click.echo(f"{'code':<6}  {'name':<{width}}  {'default':<7}  fix     summary")
+        for r in rules:
+            if r.family == family:
+                click.echo(
+                    f"{r.code:<6}  {r.name:<{width}}  {'on' if r.default else 'off':<7}  {(r.fix or '-'):<6}  {r.summary}"
+                )
 
 
 def _rule_record(rule) -> dict:
@@ -366,6 +373,7 @@ def _rule_record(rule) -> dict:
         "default": rule.default,
         "fix": rule.fix,
         "fixable": rule.fix is not None,
+        "family": rule.family,
     }
 
 

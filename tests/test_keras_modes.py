@@ -19,7 +19,7 @@ from tensorflow import keras
 x = np.zeros((8, 4))
 y = np.zeros((8, 1))
 gen = keras.Sequential([keras.layers.Dense(4)])
-disc = keras.Sequential([keras.layers.Dense(1)])
+disc = keras.Sequential([keras.layers.Dense(1, activation="sigmoid")])
 disc.compile(optimizer="adam", loss="binary_crossentropy")
 disc.trainable = False
 z = keras.Input((4,))

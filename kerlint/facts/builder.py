@@ -806,7 +806,7 @@ class Builder(KerasApi):
                 if index is not None and -len(base.items) <= index < len(base.items):
                     result.extend(base.items[index])
             elif isinstance(base, Obj) and base.kind == "tensor":
-                result.append(base)
+                result.extend(tensor_union((base,)))  # a slice is a new tensor
         for element_node in node.slice:
             if isinstance(element_node.slice, cst.Index):
                 self.eval(element_node.slice.value, env)

@@ -91,11 +91,13 @@ class KerasApi(_Base):
                     if opt is None and isinstance(optimizer, Literal_):
                         # `optimizer="adam"`: Keras makes one, which `m.optimizer` is later.
                         opt = self.new_obj("optimizer", node, cls="compile-string", keras=False)
-                    self.emit("compile", node, target=obj, optimizer=opt)
+                    event = self.emit("compile", node, target=obj, optimizer=opt)
+                    self.facts.heads.note_compile(self, event, objs, positional, keywords)
                     obj.attrs["optimizer"] = (opt,) if opt is not None else ()
                 elif method in names.TRAIN_METHODS:
                     handled = True
-                    self.emit("train", node, target=obj, method=method)
+                    event = self.emit("train", node, target=obj, method=method)
+                    self.facts.heads.note_train(self, event, positional, keywords)
                 elif method in names.START_METHODS:
                     handled = True
                     self.emit("start", node, target=obj, method=method)
@@ -112,6 +114,7 @@ class KerasApi(_Base):
                     handled = True
                     for value in positional[0]:
                         obj.adopt(value)
+                    self.facts.heads.note_add(self, obj, positional[0])
                 elif method in names.BENIGN_METHODS:
                     handled = True
             if obj.kind == "optimizer" and method in ("apply_gradients", "apply", "minimize"):
@@ -145,6 +148,9 @@ class KerasApi(_Base):
     def call_ref(self, node, ref: Ref, positional, keywords, env) -> Values:
         canonical = names.canonical(ref.name)
         leaf = ref.name.rsplit(".", 1)[-1]
+        noted = self.facts.heads.note_ref_call(self, node, ref, positional, keywords)
+        if noted is not None:
+            return noted
         if canonical is None and self.resolve is not None:
             found = self.imported(ref.name)
             if isinstance(found, Imported):
@@ -234,6 +240,7 @@ class KerasApi(_Base):
                 if isinstance(tensor, Obj) and tensor.kind == "tensor":
                     for source in sources(tensor):
                         model.adopt(source)
+        self.facts.heads.note_model(self, model, structure, positional, keywords)
         return model
 
     def call_layer(self, node: cst.Call, callee: Obj, positional, keywords) -> Obj:
@@ -249,6 +256,7 @@ class KerasApi(_Base):
             for value in flatten(values):
                 if isinstance(value, Obj) and value.kind == "tensor":
                     tensor.sources |= sources(value)
+        self.facts.heads.note_layer_call(tensor, callee, positional, keywords)
         return tensor
 
     def instantiate(self, node, klass: Class, positional, keywords, env) -> Values:

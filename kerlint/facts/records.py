@@ -10,10 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import libcst as cst
 
 from kerlint.facts.model import Class, Event, Function, Obj, Seq, Value
+
+if TYPE_CHECKING:
+    from kerlint.facts.heads import HeadFacts
 
 Values = tuple[Value, ...]
 Env = dict[str, Values]
@@ -129,10 +133,17 @@ class Facts:
     weight_name_filters: list[WeightNameFilter] = field(default_factory=list)
     # Functions of other project modules spliced in, by id of their node (first call wins).
     foreign_sites: dict[int, ForeignSite] = field(default_factory=dict)
+    heads: HeadFacts = field(default_factory=lambda: _head_facts())
 
     @property
     def timelines(self) -> list[Seq]:
         return [self.main, *self.entries]
+
+
+def _head_facts() -> HeadFacts:
+    from kerlint.facts.heads import HeadFacts  # heads reads the records: imported late
+
+    return HeadFacts()
 
 
 def join(a: Env, b: Env) -> Env:
@@ -184,8 +195,8 @@ def tensor_union(values: Values) -> Values:
     tensors = [v for v in values if isinstance(v, Obj) and v.kind == "tensor"]
     if not tensors:
         return NOTHING
-    if len(tensors) == 1:
-        return (tensors[0],)
+    # Always a new tensor, even from one: an op applied to a layer's output is no longer
+    # that layer's output (the heads of models are read from which layer made a tensor).
     merged = Obj(kind="tensor", node=None)
     for tensor in tensors:
         merged.sources |= tensor.sources

@@ -61,6 +61,8 @@ class Rule:
     # bug there, a bookkeeping oddity in Keras 3).
     default_keras2: bool = False
     fix: Applicability | None = None
+    # The heading `kerlint rules` and the README list the rule under.
+    family: str = "Freeze and fine-tuning"
 
     def may_apply(self, text: str) -> bool:
         """Cheap text test so files that cannot matter are never parsed."""
