@@ -160,8 +160,11 @@ class ProjectIndex:
         folder = base.joinpath(*parts)
         found: Path | None = None
         for candidate in (folder / "__init__.py", folder.with_name(parts[-1] + ".py")):
-            if candidate.is_file():
-                found = candidate
+            try:
+                if candidate.is_file():
+                    found = candidate
+                    break
+            except OSError:  # a name too long for the file system (a 6,000-part import)
                 break
         self._found[key] = found
         return found
@@ -175,11 +178,22 @@ class ProjectIndex:
         if search is None:
             search = self.search_path(importer)
         parts = qualified.split(".")
+        if self.find_module(parts[0], importer, search) is None and not any(
+            _is_dir(base / parts[0]) for base in search
+        ):
+            return None  # no project module or package starts it: nothing longer is one
         for cut in range(len(parts), 0, -1):
             module = self.find_module(".".join(parts[:cut]), importer, search)
             if module is not None:
                 return module, parts[cut:]
         return None
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # a name too long for the file system
+        return False
 
 
 _IMPORT = re.compile(
