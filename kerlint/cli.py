@@ -423,13 +423,7 @@ def _keras_decision(path: Path, settings) -> list[str]:
     except SourceError as exc:
         return [f"# keras decision: the file cannot be read ({exc.message})"]
     detector = KerasDetector()
-    mode = detector.decide(
-        path,
-        source.text,
-        configured=settings.keras,
-        target=settings.target_keras,
-        notebook=source.notebook,
-    )
+    mode = detector.decide_source(source, settings.keras, settings.target_keras)
     version = f"Keras {mode.version}" if mode.version else "unknown (the portable reading)"
     lines = [
         f"keras decision = {_printable(version)}",

@@ -121,13 +121,7 @@ def keras_mode_for(settings: AnySettings):
 
     def mode_for(source: Source) -> KerasMode:
         own = settings.settings_for(source.path)
-        return detector.decide(
-            source.path,
-            source.text,
-            configured=own.keras,
-            target=own.target_keras,
-            notebook=source.notebook,
-        )
+        return detector.decide_source(source, own.keras, own.target_keras)
 
     return mode_for
 

@@ -57,6 +57,7 @@ from kerlint.facts.records import (
     WeightList,
     WeightMutation,
     WeightNameFilter,
+    bind_import,
     class_base,
     flatten,
     join,
@@ -289,14 +290,9 @@ class Builder(KerasApi):
         statement = node  # findings point at the statement itself, not its whole line
         if isinstance(node, cst.Import):
             for alias in node.names:
-                dotted = dotted_name(alias.name)
+                dotted = bind_import(alias, env)
                 if dotted is None:
                     continue
-                if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-                    env[alias.asname.name.value] = (Ref(dotted),)
-                else:
-                    root = dotted.split(".")[0]
-                    env[root] = (Ref(root),)
                 if names.is_keras_family(dotted) or dotted.split(".")[0] == "tensorflow":
                     self.facts.uses_keras = True
             return env

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from kerlint.facts.model import Class, Event, Function, Obj, Seq, Value
+from kerlint.facts.model import Class, Event, Function, Obj, Ref, Seq, Value
+from kerlint.facts.syntax import dotted_name
 
 if TYPE_CHECKING:
     from kerlint.facts.heads import HeadFacts
@@ -144,6 +145,19 @@ def _head_facts() -> HeadFacts:
     from kerlint.facts.heads import HeadFacts  # heads reads the records: imported late
 
     return HeadFacts()
+
+
+def bind_import(alias: cst.ImportAlias, env: Env) -> str | None:
+    """`import a.b as c` binds `c` to a.b; `import a.b` binds `a`. The dotted name, or None."""
+    dotted = dotted_name(alias.name)
+    if dotted is None:
+        return None
+    if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+        env[alias.asname.name.value] = (Ref(dotted),)
+    else:
+        root = dotted.split(".")[0]
+        env[root] = (Ref(root),)
+    return dotted
 
 
 def join(a: Env, b: Env) -> Env:

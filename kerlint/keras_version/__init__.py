@@ -146,6 +146,15 @@ class KerasDetector:
         )
         return _combine(roots, target_version)
 
+    def decide_source(
+        self, source, configured: str = "auto", target: str | None = None
+    ) -> KerasMode:
+        """`decide` for a read file (`kerlint.source.Source`): its text, and its notebook's
+        cells, outputs and metadata when it is one."""
+        return self.decide(
+            source.path, source.text, configured=configured, target=target, notebook=source.notebook
+        )
+
     def decide_roots(
         self,
         path: Path,

@@ -30,7 +30,7 @@ import libcst as cst
 from kerlint.engine import _parse, _python_verdict
 from kerlint.facts import names
 from kerlint.facts.model import Class, Function, Ref
-from kerlint.facts.records import Env, Imported, class_base
+from kerlint.facts.records import Env, Imported, bind_import, class_base
 from kerlint.facts.syntax import absolute_import, dotted_name
 from kerlint.project.index import ModuleFile, ProjectIndex, imported_modules
 from kerlint.source import SourceError, read_bytes, read_source
@@ -333,14 +333,7 @@ def _define(body: Iterable[cst.CSTNode], env: Env, package: str, resolver: Resol
             for small in statement.body:
                 if isinstance(small, cst.Import):
                     for alias in small.names:
-                        dotted = dotted_name(alias.name)
-                        if dotted is None:
-                            continue
-                        if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-                            env[alias.asname.name.value] = (Ref(dotted),)
-                        else:
-                            root = dotted.split(".")[0]
-                            env[root] = (Ref(root),)
+                        bind_import(alias, env)
                 elif isinstance(small, cst.ImportFrom):
                     _define_from(small, env, package)
                 elif (

@@ -52,13 +52,7 @@ class ProjectSettings:
             if self._detector is None:
                 self._detector = KerasDetector(warn=lambda message: logger.warning(message))
             detector = self._detector
-        return detector.decide(
-            source.path,
-            source.text,
-            configured=settings.keras,
-            target=settings.target_keras,
-            notebook=source.notebook,
-        )
+        return detector.decide_source(source, settings.keras, settings.target_keras)
 
     def settings_for(self, folder: Path) -> Settings:
         """The settings for files in `folder`; ConfigError when its configuration is broken.
