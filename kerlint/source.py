@@ -7,6 +7,7 @@ back to (cell, line).
 
 from __future__ import annotations
 
+import ast
 import io
 import json
 import os
@@ -172,7 +173,13 @@ def _newline_of(text: str) -> str:
     return "\r\n" if first > 0 and text[first - 1] == "\r" else "\n"
 
 
-_MAGIC = re.compile(r"^(\s*)(%|!|\?|[\w.]+\s*=\s*[%!])")
+_MAGIC = re.compile(r"^(\s*)(%|!(?!=)|\?|[\w.]+\s*=\s*[%!](?!=))")
+# IPython's automagics and shell commands that run without `%` or `!` (`pip install x`): a
+# statement-starting line that begins with one of these words and is not Python.
+_AUTOMAGIC = re.compile(
+    r"^(\s*)(pip|conda|cd|ls|pwd|cat|mkdir|rmdir|rm|cp|mv|less|man|env|alias|load_ext|"
+    r"matplotlib|pinfo|who|whos)\s+\S"
+)
 # Cell magics whose body is still Python; any other %% cell is not Python at all.
 _PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug", "memit"}
 
@@ -193,18 +200,38 @@ def neutralise_magics(cell_source: str) -> str:
         lines[0] = ""
     out = []
     scanner = _LineScanner()
+    in_magic = False  # the previous line was IPython and ended with a backslash
     for line in lines:
+        if in_magic:  # `!wget -q \` goes on here: still the shell's, not Python
+            out.append("")
+            in_magic = line.rstrip().endswith("\\")
+            continue
         starts_statement = scanner.at_statement_start()
         code = scanner.feed(line)
         match = _MAGIC.match(line) if starts_statement else None
+        if match is None and starts_statement:
+            match = _automagic(line)
         help_line = starts_statement and code.rstrip().endswith("?")
         if match or help_line:
             indent = match.group(1) if match else line[: len(line) - len(line.lstrip())]
             out.append(f"{indent}pass")
             scanner.reset()  # what an IPython line opened does not carry over
+            in_magic = line.rstrip().endswith("\\")
         else:
             out.append(line)
     return "\n".join(out)
+
+
+def _automagic(line: str) -> re.Match[str] | None:
+    """`pip install x` without `%`: an automagic, unless the line is Python (`cd = 3`)."""
+    match = _AUTOMAGIC.match(line)
+    if match is None:
+        return None
+    try:
+        compile(line.strip(), "<cell>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+    except (SyntaxError, ValueError):
+        return match
+    return None
 
 
 class _LineScanner:

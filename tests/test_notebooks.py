@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from kerlint.engine import check_file
 from kerlint.notebook import _Scanner, detect_indent, magic_rows, write_back
 
 NOTEBOOKS = Path(__file__).parent / "data" / "notebooks"
@@ -186,3 +187,48 @@ def test_messages_name_other_places_by_cell(tmp_path: Path) -> None:
     assert (diagnostic.cell, diagnostic.location.row) == (4, 1)
     assert "started at cell 3, line 4 (compiled at cell 3, line 3" in diagnostic.message
     assert "trained again at cell 4, line 2" in diagnostic.message
+
+
+# Valid notebooks the real-code sweep read as KL000 (docs/sweep.md): a freeze mistake in the
+# first cell must still be found whatever the second cell holds.
+_FREEZE = (
+    "import keras\nbase = keras.applications.ResNet50(include_top=False)\n"
+    "base.trainable = False\nmodel = keras.Sequential([base, keras.layers.Dense(1)])\n"
+    "model.compile(loss='mse', optimizer='adam')\nmodel.fit(x, y)\n"
+    "base.trainable = True\nmodel.fit(x, y)\n"
+)
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        'print(\n    "%d samples"\n    % len(x)\n)\n',
+        "keep = [v for v in x\n    != 0]\n",
+        "!wget -q \\\n    -O /tmp/data.csv https://example.com/x\n",
+        "%pip install -q \\\n    tensorflow\n",
+        "pip install -q tensorflow\n",
+        "x = 3  # is this redundant?\n",
+    ],
+    ids=[
+        "percent-operator",
+        "not-equal",
+        "shell-backslash",
+        "magic-backslash",
+        "automagic",
+        "comment-?",
+    ],
+)
+def test_python_and_shell_lines_that_look_alike_are_read_as_ipython_does(
+    tmp_path: Path, cell: str
+) -> None:
+    cells = [
+        {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": c}
+        for c in (_FREEZE, cell)
+    ]
+    path = tmp_path / "nb.ipynb"
+    path.write_text(
+        json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells}),
+        encoding="utf-8",
+    )
+    result = check_file(path, frozenset({"KL001", "KL003"}))
+    assert {d.code for d in result.diagnostics} == {"KL001", "KL003"}, result.diagnostics

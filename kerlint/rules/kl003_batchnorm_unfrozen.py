@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from kerlint.facts import FileFacts
+from kerlint.facts import FileFacts, names
 from kerlint.facts.model import Event, Obj
 from kerlint.fixgen import fresh_name, keras_name, simple_reference
-from kerlint.rules._helpers import assigned_target, called_on, short_class
+from kerlint.rules._helpers import assigned_target, called_on, method_of, short_class
 from kerlint.rules._modes import UPGRADE, by_mode
 from kerlint.rules.base import TRAINABLE_WRITE, Finding, FixSpec, Replacement, Rule
 
@@ -27,10 +27,24 @@ def bn_holders(facts: FileFacts, model: Obj) -> list[Obj]:
         if current.id in seen or current.structure == "subclassed":
             continue
         seen.add(current.id)
-        if current.kind == "model" and facts.contains_bn(current):
+        # The trained model itself counts only when it comes pretrained: a model built here
+        # and trained on its own (a GAN's discriminator toggled around its step) has no
+        # pretrained statistics to overwrite; a base inside the trained model may.
+        holds = current is not model or _pretrained(current)
+        if holds and current.kind == "model" and facts.contains_bn(current):
             found.append(current)
         stack.extend(child for child in current.children if child.parent is None)
     return found
+
+
+def _pretrained(model: Obj) -> bool:
+    """A keras.applications model or one loaded from a file: its weights may be pretrained."""
+    cls = model.cls or ""
+    return (
+        cls.startswith("keras.applications.")
+        or cls in names.LOADERS
+        or cls.split(".")[0] in names.KERAS_FAMILY_ROOTS
+    )
 
 
 def check(facts: FileFacts) -> Iterator[Finding]:
@@ -109,7 +123,7 @@ def _message(facts: FileFacts, origin, holder: Obj, train) -> str:
     )
     return (
         f"`{assigned_target(facts, origin)}` unfreezes the BatchNormalization layers of "
-        f"{name}, and `{called_on(facts, train)}.fit` at {facts.at(train.node)} trains "
+        f"{name}, and `{called_on(facts, train)}.{method_of(train)}` at {facts.at(train.node)} trains "
         "them: they switch to batch statistics and overwrite the pretrained moving mean and "
         f"variance{although}. Keep them frozen after unfreezing: `for layer in "
         f"{holder.describe()}.layers: "

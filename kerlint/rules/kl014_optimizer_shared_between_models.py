@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import libcst as cst
+
 from kerlint.facts import FileFacts
 from kerlint.facts.model import Event, Obj
 from kerlint.rules._helpers import called_on
@@ -32,6 +34,11 @@ def check(facts: FileFacts) -> Iterator[Finding]:
     )
 
 
+def _made_in_the_call(compile_: Event, optimizer: Obj) -> bool:
+    call = compile_.node
+    return isinstance(call, cst.Call) and any(arg.value is optimizer.node for arg in call.args)
+
+
 def _is_legacy(optimizer: Obj) -> bool:
     return ".legacy." in (optimizer.cls or "")
 
@@ -43,9 +50,11 @@ def _shared(facts: FileFacts) -> Iterator[tuple[Finding, bool]]:
         optimizer, model = compile_.optimizer, compile_.target
         if optimizer is None or model is None or model.id not in trained:
             continue
+        if _made_in_the_call(compile_, optimizer):
+            continue  # a new optimizer each time the call runs: never shared
         earlier = first_use.setdefault(optimizer.id, compile_)
-        if earlier.target is model:
-            continue
+        if earlier.target is model or earlier.node is compile_.node:
+            continue  # the same model, or one call reached with either of two models
         assert earlier.target is not None
         name, other = called_on(facts, compile_), called_on(facts, earlier)
         yield (
