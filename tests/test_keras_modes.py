@@ -213,3 +213,36 @@ def test_show_settings_prints_the_keras_decision_and_the_files_read(run_cli, tmp
     assert f"read: {root / 'requirements.txt'}" in result.output
     upgrade = run_cli("check", "--show-settings", "--target-keras", "3", str(root / "gan.py"))
     assert "upgrade view: on" in upgrade.output
+
+
+SHARED_OPTIMIZER = """\
+from tensorflow import keras
+
+a = keras.Sequential([keras.layers.Dense(1)])
+b = keras.Sequential([keras.layers.Dense(1)])
+opt = keras.optimizers.Adam()
+a.compile(opt, "mse")
+b.compile(opt, "mse")
+a.fit(None, None)
+b.fit(None, None)
+"""
+
+
+@pytest.mark.parametrize(
+    ("pins", "expected"),
+    [
+        ("tensorflow==2.15.0\n", {(7, "KL014")}),  # TF >= 2.11: KeyError
+        ("tensorflow==2.10.0\n", set()),  # the legacy optimizers were the default
+        ("keras==2.2.4\ntensorflow==1.15.0\n", set()),  # multi-backend Keras
+        ("keras<3\n", set()),  # Keras 2, but which TensorFlow is not known: silent
+        (KERAS3, {(7, "KL014")}),
+        (None, {(7, "KL014")}),
+    ],
+    ids=["tf2.15", "tf2.10", "multi-backend", "keras2-tf-unknown", "keras3", "unknown"],
+)
+def test_a_shared_optimizer_breaks_only_where_optimizers_are_bound(
+    run_cli, tmp_path, pins, expected
+) -> None:
+    root = _project(tmp_path, pins, shared=SHARED_OPTIMIZER)
+    found = {(row, code) for _, row, code, _ in _codes(run_cli, root, "--select", "KL014")}
+    assert found == expected

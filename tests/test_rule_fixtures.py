@@ -22,9 +22,9 @@ FIXTURES = Path(__file__).parent / "fixtures"
 MARKER = re.compile(r"#\s*error(?:\[(?P<modes>[^\]]*)\])?:\s*(?P<codes>KL\d{3}(?:\s*,\s*KL\d{3})*)")
 MODES = {
     "3": KerasMode("3", "fixture"),
-    "2": KerasMode("2", "fixture"),
+    "2": KerasMode("2", "fixture", optimizers_bound=True),  # TensorFlow 2.11-2.15
     "?": KerasMode(None, "fixture"),
-    "2>3": KerasMode("2", "fixture", target="3"),
+    "2>3": KerasMode("2", "fixture", target="3", optimizers_bound=True),
 }
 
 

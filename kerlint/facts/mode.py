@@ -22,6 +22,11 @@ class KerasMode:
     because: str = "the default"
     # "3": also report what changes silently on the upgrade of a Keras 2 project to Keras 3.
     target: KerasVersion | None = None
+    # Keras 2 only: whether the default optimizers accept only the variables they were built
+    # for (TensorFlow >= 2.11: KeyError on a new variable); False for TensorFlow <= 2.10 and
+    # multi-backend Keras (<= 2.3), whose optimizers take any variable; None when unknown.
+    # Keras 3's optimizers always are (this field is not read there).
+    optimizers_bound: bool | None = None
 
     @property
     def keras2(self) -> bool:
@@ -39,6 +44,11 @@ class KerasMode:
     def upgrade_view(self) -> bool:
         """Report Keras-2-correct code that breaks on Keras 3 (on a Keras 2 or unknown file)."""
         return self.target == "3" and self.version != "3"
+
+    @property
+    def keras2_optimizers_raise(self) -> bool:
+        """Reusing or sharing an optimizer raises in this Keras 2 (known TF >= 2.11)."""
+        return self.optimizers_bound is True
 
     def as_json(self) -> dict[str, str | None]:
         return {"version": self.version, "because": self.because}

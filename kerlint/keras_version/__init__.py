@@ -137,10 +137,13 @@ class KerasDetector:
         target_version = _target(target)
         chosen = pragma(text)
         if chosen in ("2", "3"):
-            return KerasMode(chosen, f"# kerlint: keras={chosen} pragma", target_version)  # type: ignore[arg-type]
+            bound = self._optimizers_bound_here(path, text) if chosen == "2" else None
+            because = f"# kerlint: keras={chosen} pragma"
+            return KerasMode(chosen, because, target_version, bound)  # type: ignore[arg-type]
         if chosen is None and configured in ("2", "3"):
             because = configured_because or self._configured_because(path, configured)
-            return KerasMode(configured, because, target_version)  # type: ignore[arg-type]
+            bound = self._optimizers_bound_here(path, text) if configured == "2" else None
+            return KerasMode(configured, because, target_version, bound)  # type: ignore[arg-type]
         roots = self.decide_roots(
             path, text, target=target, notebook_cells=notebook_cells, notebook=notebook
         )
@@ -211,8 +214,23 @@ class KerasDetector:
         for root, (version, because) in resolved.items():
             if version is None:
                 version, because = _hints(code, because)
-            decided[root] = KerasMode(version, because, target_version)
+            bound = _optimizers_bound(root, spans) if version == "2" else None
+            decided[root] = KerasMode(version, because, target_version, bound)
         return decided
+
+    def _optimizers_bound_here(self, path: Path, text: str) -> bool | None:
+        """For a file declared Keras 2: what the project's pins say of its optimizers."""
+        try:
+            path = Path(os.path.abspath(path))
+            code = scan_code(text, None)
+            spans = _spans(self._project(path.parent), code)
+            roots = code.roots or [KERAS_ROOT]
+            verdicts = {_optimizers_bound(root, spans) for root in roots}
+        except Exception:
+            if os.environ.get("KERLINT_DEBUG"):
+                raise
+            return None
+        return verdicts.pop() if len(verdicts) == 1 else None
 
     def project_files(self, path: Path) -> list[Path]:
         """The files the decision for this folder read (from its folder up to the project root)."""
@@ -520,10 +538,27 @@ def _hints(code: CodeFacts, because: str) -> tuple[KerasVersion | None, str]:
     return None, because
 
 
+def _optimizers_bound(root: str, spans: dict[str, Span]) -> bool | None:
+    """Keras 2's default optimizers are bound to their variables from TensorFlow 2.11 on;
+    before, and in multi-backend Keras (<= 2.3), any optimizer takes any variable."""
+    tf, keras = spans[TF], spans[KERAS]
+    if root == TF_KERAS_ROOT or spans[TF_KERAS].declared:
+        return True  # tf_keras exists from TensorFlow 2.14 on
+    if keras.declared and keras.below("2.4"):
+        return False  # multi-backend Keras: its own optimizers, never bound
+    if tf.at_least("2.11"):
+        return True
+    if tf.below("2.11"):
+        return False
+    return None
+
+
 def _combine(roots: dict[str, KerasMode], target: KerasVersion | None) -> KerasMode:
     versions = {mode.version for mode in roots.values()}
     if len(versions) == 1:
         because = "; ".join(dict.fromkeys(mode.because for mode in roots.values()))
-        return KerasMode(versions.pop(), because, target)
+        bounds = {mode.optimizers_bound for mode in roots.values()}
+        bound = bounds.pop() if len(bounds) == 1 else None
+        return KerasMode(versions.pop(), because, target, bound)
     parts = [f"{root} is {mode.describe()}" for root, mode in roots.items()]
     return KerasMode(None, ", but ".join(parts), target)

@@ -19,7 +19,11 @@ def check(facts: FileFacts) -> Iterator[Finding]:
     yield from by_mode(
         facts,
         (finding for finding, _ in findings),
-        (finding for finding, keras2_breaks in findings if keras2_breaks),
+        (
+            finding
+            for finding, keras2_breaks in findings
+            if keras2_breaks and facts.mode.keras2_optimizers_raise
+        ),
         upgrade=lambda f: Finding(
             f.node,
             "Works in Keras 2 (after a freeze, or with a legacy optimizer); after the upgrade "

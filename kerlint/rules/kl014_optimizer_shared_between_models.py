@@ -24,7 +24,13 @@ def check(facts: FileFacts) -> Iterator[Finding]:
     yield from by_mode(
         facts,
         (finding for finding, _ in findings),
-        (finding for finding, legacy in findings if not legacy),
+        # Keras 2: only where its optimizers are bound to their variables (TF >= 2.11) and
+        # the shared one is not a legacy optimizer.
+        (
+            finding
+            for finding, legacy in findings
+            if not legacy and facts.mode.keras2_optimizers_raise
+        ),
         upgrade=lambda f: Finding(
             f.node,
             "Works in Keras 2 with a legacy optimizer; after the upgrade to Keras 3 "
