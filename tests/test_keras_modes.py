@@ -246,3 +246,13 @@ def test_a_shared_optimizer_breaks_only_where_optimizers_are_bound(
     root = _project(tmp_path, pins, shared=SHARED_OPTIMIZER)
     found = {(row, code) for _, row, code, _ in _codes(run_cli, root, "--select", "KL014")}
     assert found == expected
+
+
+def test_without_a_git_root_the_pin_is_named_from_the_working_folder(
+    run_cli, tmp_path, monkeypatch
+) -> None:
+    (tmp_path / "requirements.txt").write_text(KERAS2)
+    (tmp_path / "gan.py").write_text(GAN)
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("check", "--isolated", "--no-cache", "--target-keras", "3", ".")
+    assert "[Keras 2 (tensorflow==2.15.0 in requirements.txt; upgrade view" in result.output

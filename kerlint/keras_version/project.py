@@ -133,6 +133,10 @@ class FolderReader:
     # -- plumbing -------------------------------------------------------------------------
 
     def _where(self, path: Path) -> str:
+        """The file relative to the project root; with no root but the file system's (no
+        `.git` above), relative to the working folder, as the user named the files."""
+        if self.root.parent == self.root:
+            return Path(self._display(path)).as_posix()
         try:
             return path.relative_to(self.root).as_posix()
         except ValueError:
