@@ -117,6 +117,10 @@ class KerasApi(_Base):
                     self.facts.heads.note_add(self, obj, positional[0])
                 elif method in names.BENIGN_METHODS:
                     handled = True
+            if obj.kind == "unknown" and (obj.cls or "").startswith("keras.callbacks."):
+                # Keras's own callbacks (`TensorBoard(...).set_model(disc)`, `on_epoch_end`)
+                # store or log a model; none of them changes what trains.
+                handled = True
             if obj.kind == "optimizer" and method in ("apply_gradients", "apply", "minimize"):
                 handled = True
                 self._weights_use(node, f"{method}", positional, keywords)
