@@ -159,7 +159,8 @@ def command_unpack(args: argparse.Namespace) -> int:
 
 
 def command_run(args: argparse.Namespace) -> int:
-    OUTPUT.mkdir(parents=True, exist_ok=True)
+    output = args.out
+    output.mkdir(parents=True, exist_ok=True)
     report, totals = [], Counter()
     for entry in load_manifest():
         repo = entry["repo"]
@@ -170,7 +171,7 @@ def command_run(args: argparse.Namespace) -> int:
             print(f"{repo}: not unpacked, skipped", file=sys.stderr)
             continue
         diagnostics, elapsed = run_kerlint(tree)
-        (OUTPUT / f"{folder_name(repo)}.json").write_text(
+        (output / f"{folder_name(repo)}.json").write_text(
             json.dumps(diagnostics, indent=1), encoding="utf-8"
         )
         counts = Counter(d["code"] for d in diagnostics)
@@ -181,8 +182,8 @@ def command_run(args: argparse.Namespace) -> int:
         print(f"{repo}: {per_rule}", file=sys.stderr)
     header = ", ".join(f"{code} {n}" for code, n in sorted(totals.items())) or "none"
     text = "\n".join([f"# realworld sweep, --select ALL: {header}", "", *report]) + "\n"
-    (OUTPUT / "summary.txt").write_text(text, encoding="utf-8")
-    print(f"wrote {OUTPUT / 'summary.txt'}", file=sys.stderr)
+    (output / "summary.txt").write_text(text, encoding="utf-8")
+    print(f"wrote {output / 'summary.txt'}", file=sys.stderr)
     return 0
 
 
@@ -192,6 +193,7 @@ def main() -> int:
     unpack_parser = commands.add_parser("unpack", help="snapshots -> trees")
     unpack_parser.add_argument("--force", action="store_true", help="unpack again")
     run_parser = commands.add_parser("run", help="kerlint on every tree")
+    run_parser.add_argument("--out", type=Path, default=OUTPUT, help=f"default: {OUTPUT}")
     for sub in (unpack_parser, run_parser):
         sub.add_argument("--only", help="repositories whose name contains this")
     args = parser.parse_args()
