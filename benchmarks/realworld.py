@@ -12,7 +12,10 @@ folder per repository named `owner+name`; a repository whose folder is missing i
 `unpack` fills those folders from bare git snapshots in `$KERLINT_MIRRORS` (default
 `/work/.mirror/owner+name/repo`). Snapshots may lack their largest blobs (data files,
 weights), and `git archive` stops at the first missing one, so the tree is written blob by
-blob from `git cat-file --batch`, skipping what is absent.
+blob from `git cat-file --batch`, skipping what is absent; an empty `.git` folder is added
+at the top, as in a clone (kerlint's project index and `.gitignore` handling look for the
+repository root: without it, `sys.path.append("..")`-style imports of a top-level package
+are not followed).
 
 `run` calls `python -m kerlint check --output-format json --no-cache --isolated --select ALL
 --exit-zero` on each tree (the kerlint found first on `PYTHONPATH`, so
@@ -112,6 +115,9 @@ def unpack(repo: str, commit: str, dest: Path) -> tuple[int, int]:
         written += 1
     batch.stdin.close()
     batch.wait()
+    # A clone has a .git folder: it makes the tree its own project root (the project index,
+    # .gitignore), as it is for the repository's users.
+    (root / ".git").mkdir(exist_ok=True)
     return written, missing
 
 
