@@ -8,6 +8,7 @@ optimizers of TensorFlow >= 2.11. Keras 2's `optimizers.legacy.*` classes accept
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import libcst as cst
@@ -17,6 +18,8 @@ from kerlint.facts.model import Event, Obj
 from kerlint.rules._helpers import called_on
 from kerlint.rules._modes import by_mode
 from kerlint.rules.base import Finding, Rule
+
+SHARED_OPTIMIZER = re.compile(r"(?:optimizer\s*=\s*|\.compile\(\s*)[A-Za-z_][\w.]*\s*[,)]")
 
 
 def check(facts: FileFacts) -> Iterator[Finding]:
@@ -82,4 +85,7 @@ RULE = Rule(
     summary="one optimizer object compiled into two trained models",
     check=check,
     requires=("compile",),
+    # An optimizer shared by two compiles is passed by name (`compile(opt, ...)`,
+    # `optimizer=opt`): a file that only passes strings or fresh calls cannot share one.
+    requires_pattern=SHARED_OPTIMIZER,
 )
