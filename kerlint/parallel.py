@@ -155,20 +155,29 @@ def _prefilter_and_lookup(
     rules = _rules(source, codes, project)
     if not rules:
         return FileResult(source.path, [], source)
-    mode = mode_for(source) if mode_for is not None else None
-    resolved = codes_for_mode(codes, mode)
-    if resolved != codes:  # a rule on by default for Keras 2 files: its prefilter too
-        codes = resolved
-        rules = _rules(source, codes, project)
+    # The cache is keyed by what decides the file's Keras (its bytes, already in the key,
+    # and the project files the detector reads), so a hit needs no decision: deciding can
+    # cost a parse of the file for its API hints.
+    inputs = getattr(mode_for, "inputs", None)
+    mode = None
+    if inputs is None and mode_for is not None:
+        mode = mode_for(source)
     key = None
     if cache is not None:
-        key = cache.key(data, codes, source.path.suffix, mode_key(mode))
+        keras_key = inputs(source) if inputs is not None else mode_key(mode)
+        key = cache.key(data, codes, source.path.suffix, keras_key)
         if project is not None:
             key = cache.dependent_key(key, project.closure(source.path, source.text))
         hit = cache.get(key, source.display)
         if hit is not None:
             diagnostics, parsed = hit
             return FileResult(source.path, diagnostics, source, parsed)
+    if mode is None and mode_for is not None:
+        mode = mode_for(source)
+    resolved = codes_for_mode(codes, mode)
+    if resolved != codes:  # a rule on by default for Keras 2 files: its prefilter too
+        codes = resolved
+        rules = _rules(source, codes, project)
     return _Pending(index, source, codes, tuple(rule.code for rule in rules), key, mode)
 
 

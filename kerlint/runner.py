@@ -10,6 +10,7 @@ returns the exit code (0 nothing found, 1 diagnostics found, 2 a file kerlint fa
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,18 +113,55 @@ def _codes_for(settings: AnySettings, ignore_noqa: bool):
     return lambda path: settings.codes_for(path) | {IGNORE_NOQA}
 
 
-def keras_mode_for(settings: AnySettings):
-    """Which Keras each file runs: one detector per run (it reads each folder once), with
-    the `keras` / `target-keras` of the file's own settings."""
-    from kerlint.keras_version import KerasDetector
+class KerasModes:
+    """Which Keras each file runs, for one run: one detector (it reads each folder once),
+    with the `keras` / `target-keras` of the file's own settings.
 
-    detector = KerasDetector()
+    `inputs(source)` names everything the decision depends on besides the file's bytes (the
+    settings, the project files read and their state, the working folder that names them),
+    so a cached result can be found without deciding."""
 
-    def mode_for(source: Source) -> KerasMode:
-        own = settings.settings_for(source.path)
-        return detector.decide_source(source, own.keras, own.target_keras)
+    def __init__(self, settings: AnySettings) -> None:
+        from kerlint.keras_version import KerasDetector
 
-    return mode_for
+        self.settings = settings
+        self.detector = KerasDetector()
+        self._folders: dict[Path, str] = {}
+
+    def __call__(self, source: Source) -> KerasMode:
+        own = self.settings.settings_for(source.path)
+        return self.detector.decide_source(source, own.keras, own.target_keras)
+
+    def inputs(self, source: Source) -> str:
+        own = self.settings.settings_for(source.path)
+        parts = [own.keras, str(own.target_keras), os.getcwd(), self._folder_state(source.path)]
+        for path in self.detector.project_files(source.path):
+            try:
+                stat = path.stat()
+            except OSError:
+                parts.append(f"{path}:missing")
+                continue
+            parts.append(f"{path}:{stat.st_size}:{stat.st_mtime_ns}")
+        return "|".join(parts)
+
+    def _folder_state(self, path: Path) -> str:
+        """The folders above a file, up to its repository's top: a pin file added or removed
+        in any of them changes its folder's mtime (once per folder and run)."""
+        folder = Path(os.path.abspath(path)).parent
+        found = self._folders.get(folder)
+        if found is None:
+            try:
+                here = f"{folder}:{folder.stat().st_mtime_ns}"
+            except OSError:
+                here = f"{folder}:?"
+            top = (folder / ".git").exists() or folder.parent == folder
+            found = here if top else here + "|" + self._folder_state(folder)
+            self._folders[folder] = found
+        return found
+
+
+def keras_mode_for(settings: AnySettings) -> KerasModes:
+    return KerasModes(settings)
 
 
 def _open_cache(settings: AnySettings, cache_dir: Path | None):

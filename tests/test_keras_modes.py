@@ -256,3 +256,11 @@ def test_without_a_git_root_the_pin_is_named_from_the_working_folder(
     monkeypatch.chdir(tmp_path)
     result = run_cli("check", "--isolated", "--no-cache", "--target-keras", "3", ".")
     assert "[Keras 2 (tensorflow==2.15.0 in requirements.txt; upgrade view" in result.output
+
+
+def test_a_pin_file_added_later_invalidates_the_cache(run_cli, tmp_path) -> None:
+    root = _project(tmp_path, None, gan=GAN)
+    args = ("check", "--isolated", "--cache-dir", str(tmp_path / "cache"), str(root / "gan.py"))
+    assert run_cli(*args).exit_code == 1  # unknown: the portable reading reports the idiom
+    (root / "requirements.txt").write_text(KERAS2)
+    assert run_cli(*args).exit_code == 0  # Keras 2: the idiom is right
