@@ -142,6 +142,28 @@ def _require(module: str) -> None:
         pytest.skip(f"{module} is not installed")
 
 
+def _run_proof(page: Path, code: str, tmp_path: Path, env: dict, what: str) -> None:
+    """Run a proof in its own interpreter; it passes when it exits 0 within the time limit."""
+    script = tmp_path / f"{page.stem}_proof.py"
+    script.write_text(code, encoding="utf-8")
+    env = dict(env, PYTHONDONTWRITEBYTECODE="1")
+    try:
+        proc = subprocess.run(
+            [sys.executable, str(script)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=PROOF_TIMEOUT_S,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{page.name}: {what} ran over {PROOF_TIMEOUT_S} s")
+    assert proc.returncode == 0, (
+        f"{page.name}: {what} exited {proc.returncode}\n"
+        f"--- stdout ---\n{proc.stdout[-3000:]}\n--- stderr ---\n{proc.stderr[-6000:]}"
+    )
+
+
 def test_there_are_pages():
     assert PAGES, f"no rule pages found in {RULES_DIR}"
 
@@ -192,24 +214,8 @@ def test_proof_passes(page: Path, tmp_path: Path):
     for module in BACKEND_NEEDS[backend]:
         _require(module)
 
-    script = tmp_path / f"{page.stem}_proof.py"
-    script.write_text(code, encoding="utf-8")
-    env = dict(os.environ, KERAS_BACKEND=backend, PYTHONDONTWRITEBYTECODE="1")
-    try:
-        proc = subprocess.run(
-            [sys.executable, str(script)],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=PROOF_TIMEOUT_S,
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"{page.name}: proof (backend={backend}) ran over {PROOF_TIMEOUT_S} s")
-    assert proc.returncode == 0, (
-        f"{page.name}: proof (backend={backend}) exited {proc.returncode}\n"
-        f"--- stdout ---\n{proc.stdout[-3000:]}\n--- stderr ---\n{proc.stderr[-6000:]}"
-    )
+    env = dict(os.environ, KERAS_BACKEND=backend)
+    _run_proof(page, code, tmp_path, env, f"proof (backend={backend})")
 
 
 KERAS2_PAGES = [page for page in PAGES if _keras2_proof(page) is not None]
@@ -226,23 +232,7 @@ def test_keras2_proof_passes(page: Path, tmp_path: Path):
     assert code is not None
     for module in ("tf_keras", "tensorflow", "numpy"):
         _require(module)
-    script = tmp_path / f"{page.stem}_keras2_proof.py"
-    script.write_text(code, encoding="utf-8")
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONDONTWRITEBYTECODE="1")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     env.pop("KERAS_BACKEND", None)
     env.pop("TF_USE_LEGACY_KERAS", None)
-    try:
-        proc = subprocess.run(
-            [sys.executable, str(script)],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=PROOF_TIMEOUT_S,
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"{page.name}: the Keras 2 proof ran over {PROOF_TIMEOUT_S} s")
-    assert proc.returncode == 0, (
-        f"{page.name}: the Keras 2 proof exited {proc.returncode}\n"
-        f"--- stdout ---\n{proc.stdout[-3000:]}\n--- stderr ---\n{proc.stderr[-6000:]}"
-    )
+    _run_proof(page, code, tmp_path, env, "the Keras 2 proof")

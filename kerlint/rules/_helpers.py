@@ -43,3 +43,10 @@ def places(facts: FileFacts, events) -> str:
     if all(text.startswith("line ") and " of " not in text for _, text in found):
         return "lines " + ", ".join(str(row) for row, _ in found)
     return "; ".join(text for _, text in found)
+
+
+def made_in_the_call(compile_: Event, optimizer: Obj) -> bool:
+    """`compile(optimizer=keras.optimizers.Adam(...))`: each run of the call makes a new one,
+    so it is never reused nor shared."""
+    call = compile_.node
+    return isinstance(call, cst.Call) and any(arg.value is optimizer.node for arg in call.args)

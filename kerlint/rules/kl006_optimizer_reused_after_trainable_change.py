@@ -9,7 +9,7 @@ import libcst as cst
 from kerlint.facts import FileFacts
 from kerlint.facts.model import Event
 from kerlint.fixgen import fresh_optimizer
-from kerlint.rules._helpers import called_on
+from kerlint.rules._helpers import called_on, made_in_the_call
 from kerlint.rules._modes import by_mode
 from kerlint.rules.base import TRAINABLE_WRITE, Finding, FixSpec, Replacement, Rule
 
@@ -38,7 +38,7 @@ def _reuses(facts: FileFacts) -> Iterator[tuple[Finding, bool]]:
     TensorFlow >= 2.11 optimizers (`optimizers.legacy.*` accept the new variables)."""
     for compile_ in facts.events("compile"):
         optimizer, model = compile_.optimizer, compile_.target
-        if optimizer is None or _made_in_the_call(compile_, optimizer):
+        if optimizer is None or made_in_the_call(compile_, optimizer):
             continue
         for state in facts.states_before(compile_):
             built = state.built_for(optimizer, model)
@@ -72,12 +72,6 @@ def _reuses(facts: FileFacts) -> Iterator[tuple[Finding, bool]]:
                 unfrozen and not legacy,
             )
             break
-
-
-def _made_in_the_call(compile_: Event, optimizer) -> bool:
-    """`compile(optimizer=keras.optimizers.Adam(...))`: each run of the call makes a new one."""
-    call = compile_.node
-    return isinstance(call, cst.Call) and any(arg.value is optimizer.node for arg in call.args)
 
 
 def _new_optimizer(facts: FileFacts, compile_: Event) -> FixSpec | None:

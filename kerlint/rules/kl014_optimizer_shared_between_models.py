@@ -11,11 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-import libcst as cst
-
 from kerlint.facts import FileFacts
 from kerlint.facts.model import Event, Obj
-from kerlint.rules._helpers import called_on
+from kerlint.rules._helpers import called_on, made_in_the_call
 from kerlint.rules._modes import by_mode
 from kerlint.rules.base import Finding, Rule
 
@@ -43,11 +41,6 @@ def check(facts: FileFacts) -> Iterator[Finding]:
     )
 
 
-def _made_in_the_call(compile_: Event, optimizer: Obj) -> bool:
-    call = compile_.node
-    return isinstance(call, cst.Call) and any(arg.value is optimizer.node for arg in call.args)
-
-
 def _is_legacy(optimizer: Obj) -> bool:
     return ".legacy." in (optimizer.cls or "")
 
@@ -59,7 +52,7 @@ def _shared(facts: FileFacts) -> Iterator[tuple[Finding, bool]]:
         optimizer, model = compile_.optimizer, compile_.target
         if optimizer is None or model is None or model.id not in trained:
             continue
-        if _made_in_the_call(compile_, optimizer):
+        if made_in_the_call(compile_, optimizer):
             continue  # a new optimizer each time the call runs: never shared
         earlier = first_use.setdefault(optimizer.id, compile_)
         if earlier.target is model or earlier.node is compile_.node:
