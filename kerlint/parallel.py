@@ -26,7 +26,7 @@ import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from kerlint.diagnostics import Diagnostic, Location
 from kerlint.engine import (
@@ -76,7 +76,13 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-ModeFor = Callable[[Source], KerasMode]
+class ModeFor(Protocol):
+    """Which Keras a file runs (`runner.KerasModes`): the decision, and what it depends on
+    besides the file's bytes (for the cache key, so that a hit needs no decision)."""
+
+    def __call__(self, source: Source) -> KerasMode: ...
+
+    def inputs(self, source: Source) -> str: ...
 
 
 def check_paths(
@@ -158,13 +164,9 @@ def _prefilter_and_lookup(
     # The cache is keyed by what decides the file's Keras (its bytes, already in the key,
     # and the project files the detector reads), so a hit needs no decision: deciding can
     # cost a parse of the file for its API hints.
-    inputs = getattr(mode_for, "inputs", None)
-    mode = None
-    if inputs is None and mode_for is not None:
-        mode = mode_for(source)
     key = None
     if cache is not None:
-        keras_key = inputs(source) if inputs is not None else mode_key(mode)
+        keras_key = mode_for.inputs(source) if mode_for is not None else ""
         key = cache.key(data, codes, source.path.suffix, keras_key)
         if project is not None:
             key = cache.dependent_key(key, project.closure(source.path, source.text))
@@ -172,8 +174,7 @@ def _prefilter_and_lookup(
         if hit is not None:
             diagnostics, parsed = hit
             return FileResult(source.path, diagnostics, source, parsed)
-    if mode is None and mode_for is not None:
-        mode = mode_for(source)
+    mode = mode_for(source) if mode_for is not None else None
     resolved = codes_for_mode(codes, mode)
     if resolved != codes:  # a rule on by default for Keras 2 files: its prefilter too
         codes = resolved
@@ -185,13 +186,6 @@ def _rules(source: Source, codes: frozenset[str], project: Project | None):
     if project is None:
         return applicable_rules(source.text, codes)
     return closure_rules(source, codes, project)
-
-
-def mode_key(mode: KerasMode | None) -> str:
-    """What of the Keras decision a cached result depends on (its messages name the reason)."""
-    if mode is None:
-        return ""
-    return f"{mode.version}|{mode.target}|{mode.because}"
 
 
 def _check_pending(item: _Pending) -> tuple[list[Diagnostic], bool]:

@@ -98,7 +98,7 @@ def run_check(
         jobs,
         cache,
         project,
-        keras_mode_for(settings),
+        KerasModes(settings),
     )
     result = RunResult(files=files, project=project)
     result.diagnostics = sorted((d for f in files for d in f.diagnostics), key=lambda d: d.sort_key)
@@ -160,10 +160,6 @@ class KerasModes:
         return found
 
 
-def keras_mode_for(settings: AnySettings) -> KerasModes:
-    return KerasModes(settings)
-
-
 def _open_cache(settings: AnySettings, cache_dir: Path | None):
     """The cache, or None with one warning when its folder cannot be used."""
     from kerlint.cache import Cache, default_cache_dir
@@ -203,7 +199,7 @@ def _check_one(
     codes = _codes_for(settings, ignore_noqa)(path)
     project = _project_of(path)
     rules = closure_rules(source, codes, project)
-    mode = keras_mode_for(settings)(source) if rules else None
+    mode = KerasModes(settings)(source) if rules else None
     return check_source(source, codes, rules, mode=mode, project=project)
 
 
