@@ -154,7 +154,7 @@ def check_source(
     try:
         # Where CPython rejected the file it did not vouch for its nesting either: parse on
         # a deep stack so that nesting hidden behind the error cannot crash the process.
-        module = _parse(text, deep_stack=verdict is not None)
+        module = _parse(text, deep_stack=verdict is not None, trusted=verdict is None)
     except cst.ParserSyntaxError as exc:
         if isinstance(verdict, SyntaxError):
             message, row, column = (
@@ -188,7 +188,12 @@ def check_source(
         )
         findings = [(rule, finding) for rule in rules for finding in _found(rule, facts)]
         diagnostics = _to_diagnostics(source, facts, findings, codes)
-    except RecursionError:
+    except Exception as exc:
+        if not _from_recursion(exc):  # a kerlint bug: one file's report, not the whole run
+            _reraise_when_debugging()
+            return FileResult(
+                source.path, [_internal_error(source.display, "analysis", exc)], source, True
+            )
         if not _on_a_deep_stack():  # deep but valid code: again, where it fits
             with contextlib.suppress(RecursionError):
                 return _on_deep_stack(
@@ -200,12 +205,20 @@ def check_source(
             source,
             True,
         )
-    except Exception as exc:  # a kerlint bug: one file's report, not the whole run
-        _reraise_when_debugging()
-        return FileResult(
-            source.path, [_internal_error(source.display, "analysis", exc)], source, True
-        )
     return FileResult(source.path, diagnostics, source, True, mode)
+
+
+def _from_recursion(exc: BaseException) -> bool:
+    """A RecursionError, or what it turned into on the way out (LibCST's position visitor
+    leaves a KeyError in its context manager's exit when the recursion hit inside it)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, RecursionError):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 # LibCST's native parser recurses on the C stack, and overflows it (a segmentation fault
@@ -251,9 +264,17 @@ def _python_verdict(text: str) -> BaseException | None:
 
 
 def _python_tree(text: str) -> ast.AST:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return compile(text, "<kerlint>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+    """CPython's tree, the cyclic GC paused (the tree is acyclic; a collection would walk
+    every object of the process for nothing)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return compile(text, "<kerlint>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _too_deep(verdict: BaseException) -> bool:
@@ -340,14 +361,18 @@ def parse_python(text: str) -> cst.Module:
     return _parse(text, deep_stack=True)
 
 
-def _parse(text: str, deep_stack: bool) -> cst.Module:
+def _parse(text: str, deep_stack: bool, trusted: bool = False) -> cst.Module:
     """`cst.parse_module` on a stack it fits on.
 
     `deep_stack`: the text was not vetted by CPython, or is large: never on this stack.
+    `trusted`: CPython accepted `text` (its nodes need no validation); a text mended
+    below is not that text, and is validated.
     """
-    text = _nfkc_identifiers(text) or text
+    normalized = _nfkc_identifiers(text)
+    trusted = trusted and normalized is None
+    text = normalized or text
     try:
-        return _parse_on_a_fitting_stack(text, deep_stack)
+        return _parse_on_a_fitting_stack(text, deep_stack, trusted)
     except cst.ParserSyntaxError:
         # Python reads more than LibCST does: where a known difference is at fault, parse
         # the text with it mended in place (every row and column kept).
@@ -359,32 +384,55 @@ def _parse(text: str, deep_stack: bool) -> cst.Module:
     return _parse_on_a_fitting_stack(repaired, deep_stack)
 
 
-def _parse_on_a_fitting_stack(text: str, deep_stack: bool) -> cst.Module:
+def _parse_on_a_fitting_stack(text: str, deep_stack: bool, trusted: bool = False) -> cst.Module:
     if _on_a_deep_stack():
-        return _parse_here(text)
+        return _parse_here(text, trusted)
     small = not deep_stack and len(text) <= MAIN_STACK_SAFE_BYTES
     if small:
         try:
-            return _parse_here(text)
+            return _parse_here(text, trusted)
         except RecursionError:  # LibCST's Python side: try again with room
             pass
     try:
-        return _on_deep_stack(lambda: _parse_here(text))
+        return _on_deep_stack(lambda: _parse_here(text, trusted))
     except RecursionError as exc:
         if small and str(exc) == _NO_DEEP_STACK:
-            return _parse_here(text)  # safe here, with Python's own recursion guard
+            return _parse_here(text, trusted)  # safe here, with Python's own recursion guard
         raise
 
 
-def _parse_here(text: str) -> cst.Module:
-    """`cst.parse_module` with the cyclic GC paused (it only makes acyclic nodes: ~10% faster)."""
+def _parse_here(text: str, trusted: bool = False) -> cst.Module:
+    """`cst.parse_module` with the cyclic GC paused (it only makes acyclic nodes: ~10% faster).
+
+    `trusted`: CPython accepted this very text, so the parser's nodes are valid by
+    construction and LibCST's per-node validation (~30% of a parse) is skipped.
+    """
     was_enabled = gc.isenabled()
     gc.disable()
+    _unvalidated.active = trusted
     try:
         return cst.parse_module(text)
     finally:
+        _unvalidated.active = False
         if was_enabled:
             gc.enable()
+
+
+# LibCST validates every node in `__post_init__`, also those its parser builds (its own
+# PERF note in `CSTNode.__post_init__` says the parser need not). The hook below skips that
+# on the thread that parses trusted text, and validates everywhere else: nodes kerlint
+# builds for fixes, other threads, a server's edits.
+_unvalidated = threading.local()
+_validating_post_init = cst.CSTNode.__dict__.get("__post_init__")
+
+
+def _post_init_unless_trusted(node: cst.CSTNode) -> None:
+    if not getattr(_unvalidated, "active", False):
+        _validating_post_init(node)  # type: ignore[misc]
+
+
+if callable(_validating_post_init):  # LibCST's layout as of 1.x; otherwise leave it be
+    cst.CSTNode.__post_init__ = _post_init_unless_trusted  # type: ignore[method-assign]
 
 
 _deep = threading.local()
@@ -436,7 +484,11 @@ _NO_DEEP_STACK = "no thread with a deep enough stack could be started"
 
 
 def _internal_error(display: str, stage: str, exc: Exception) -> Diagnostic:
-    detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+    try:  # an exception that holds a deep LibCST node cannot always say what it is
+        text = str(exc)
+    except Exception:
+        text = ""
+    detail = text.splitlines()[0][:200] if text else ""
     return _error(
         display,
         f"internal error in kerlint's {stage} ({type(exc).__name__}"

@@ -32,6 +32,11 @@ def check(facts: FileFacts) -> Iterator[Finding]:
         for obj in facts.facts.objects
         if obj.kind == "model" and obj.cls and obj.cls.startswith("keras.applications.")
     ]
+    # Cheap necessary conditions first: the scopes below need the file's parent index.
+    if not any(app.id in trained for app in applications):
+        return
+    if not any(pretrained(app.node) for app in applications):
+        return
     seen: set[int] = set()
     for call, used in calls:
         mode = PREPROCESS_MODES.get(used)
