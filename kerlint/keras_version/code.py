@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from kerlint.keras_version.project import LEGACY_VARIABLE, legacy_value
 from kerlint.keras_version.requirements import (
@@ -231,6 +231,18 @@ def add_notebook(facts: CodeFacts, cells: Sequence[str] | None, notebook: dict |
         _read_notebook_extras(notebook, facts)
 
 
+# Nodes with nothing below them that the visitor reads (it has no method for these).
+_LEAVES = (
+    ast.Name,
+    ast.Constant,
+    ast.expr_context,
+    ast.operator,
+    ast.unaryop,
+    ast.cmpop,
+    ast.boolop,
+)
+
+
 class _Visitor(ast.NodeVisitor):
     """One walk over the module: imports, aliases, the switch, the API hints."""
 
@@ -238,6 +250,25 @@ class _Visitor(ast.NodeVisitor):
         self.facts = facts
         self.aliases: dict[str, str] = {}  # local name -> dotted module or object
         self.try_roots: list[set[str]] = []
+        self._methods: dict[type, Callable[[ast.AST], None]] = {}
+
+    # NodeVisitor's own dispatch (a method looked up by name per node, every field of every
+    # node examined) was most of the time the Keras decision took on large trees: the same
+    # walk in the same order, with the lookup cached per node type and the leaves that hold
+    # nothing (names, constants, contexts, operators) not entered.
+    def visit(self, node: ast.AST) -> None:
+        kind = type(node)
+        method = self._methods.get(kind)
+        if method is None:
+            method = getattr(self, "visit_" + kind.__name__, self.generic_visit)
+            self._methods[kind] = method
+        method(node)
+
+    def generic_visit(self, node: ast.AST) -> None:
+        visit = self.visit
+        for child in ast.iter_child_nodes(node):
+            if not isinstance(child, _LEAVES):
+                visit(child)
 
     def _root(self, root: str, row: int) -> None:
         self.facts.roots.setdefault(root, row)
