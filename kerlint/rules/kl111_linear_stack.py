@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+
+import libcst as cst
 
 from kerlint.facts import FileFacts
 from kerlint.facts.heads import (
@@ -12,6 +15,7 @@ from kerlint.facts.heads import (
     activation_name,
 )
 from kerlint.facts.model import Obj
+from kerlint.fixgen import ancestors
 from kerlint.rules.base import Finding, Rule
 from kerlint.rules.kl1_heads import FAMILY, REQUIRES, TRAINS, model_name, trained_compiles
 
@@ -29,7 +33,7 @@ def check(facts: FileFacts) -> Iterator[Finding]:
         if not chain:
             continue
         count = _linear_units(facts, chain)
-        if count is None or count < 2:
+        if count is None or count < 2 or _meant_linear(facts, model.node):  # type: ignore[arg-type]
             continue
         reported.add(model.id)
         yield Finding(
@@ -39,6 +43,22 @@ def check(facts: FileFacts) -> Iterator[Finding]:
             "model can only draw a straight decision boundary (two circles: 52% vs 100% with "
             'relu), silently. Add a non-linearity (`activation="relu"`) to the hidden layers.',
         )
+
+
+# A function or class that says its model is linear: a probe of learned features, a
+# logistic regression (seen in the real-code sweep: "Linear classifier model builder").
+_SAYS_LINEAR = re.compile(r"\blinear\b|\blogistic[ _]regression\b|\bprob(?:e|ing)\b", re.IGNORECASE)
+
+
+def _meant_linear(facts: FileFacts, node: cst.CSTNode) -> bool:
+    """Whether a function or class around the model says, by its name or docstring, that
+    the model is meant to be linear (then the stack is the author's choice)."""
+    for parent in ancestors(facts, node):
+        if isinstance(parent, cst.FunctionDef | cst.ClassDef):
+            said = f"{parent.name.value.replace('_', ' ')} {parent.get_docstring() or ''}"
+            if _SAYS_LINEAR.search(said):
+                return True
+    return False
 
 
 def _linear_units(facts: FileFacts, chain: list) -> int | None:
