@@ -55,7 +55,7 @@ ONE_FILE = ("keras_hub-0.32.0", "keras_hub/src/models/image_classifier.py")
 
 # (name, limit, numerator, denominator, what the target says)
 TARGETS = [
-    ("cold <= 5x ruff ALL", 5.0, "kerlint cold", "ruff --select ALL"),
+    ("cold <= 2x ruff ALL", 2.0, "kerlint cold", "ruff --select ALL"),
     ("cold <= 1/4 flake8", 0.25, "kerlint cold", "flake8"),
     ("warm <= 1/2 ruff cold", 0.5, "kerlint warm", "ruff --select ALL"),
     ("one file <= 1.3x import libcst, click", 1.3, "kerlint one file", "import libcst, click"),
@@ -66,8 +66,8 @@ TARGETS = [
         "keras-io: ruff --select ALL",
     ),
     (
-        "one file, 3 project imports <= 1.3x import libcst, click",
-        1.3,
+        "one file, 3 project imports, cold <= 2.5x import libcst, click",
+        2.5,
         "kerlint one file, 3 project imports",
         "import libcst, click",
     ),
