@@ -14,7 +14,7 @@ import re
 import sys
 import threading
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -266,12 +266,18 @@ def _python_verdict(text: str) -> BaseException | None:
 def _python_tree(text: str) -> ast.AST:
     """CPython's tree, the cyclic GC paused (the tree is acyclic; a collection would walk
     every object of the process for nothing)."""
+    with _gc_paused(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return compile(text, "<kerlint>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The cyclic GC off while a parser builds an acyclic tree (~10% faster)."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return compile(text, "<kerlint>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+        yield
     finally:
         if was_enabled:
             gc.enable()
@@ -407,15 +413,12 @@ def _parse_here(text: str, trusted: bool = False) -> cst.Module:
     `trusted`: CPython accepted this very text, so the parser's nodes are valid by
     construction and LibCST's per-node validation (~30% of a parse) is skipped.
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    _unvalidated.active = trusted
-    try:
-        return cst.parse_module(text)
-    finally:
-        _unvalidated.active = False
-        if was_enabled:
-            gc.enable()
+    with _gc_paused():
+        _unvalidated.active = trusted
+        try:
+            return cst.parse_module(text)
+        finally:
+            _unvalidated.active = False
 
 
 # LibCST validates every node in `__post_init__`, also those its parser builds (its own
