@@ -154,3 +154,64 @@ def test_trusted_parse_skips_validation_only_while_it_parses() -> None:
     assert threaded.deep_equals(checked)
     with pytest.raises(cst.CSTValidationError):
         cst.Name("1abc")
+
+
+_PIECES = [
+    "import keras\n",
+    "# a comment between statements\n",
+    "\n",
+    "x = 1; y = 2\n",
+    "@decorator\ndef f(a):\n  if a:\n    return 1\n  # trailing comment of the body\n",
+    "class C:\n    '''doc'''\n    def m(self):\n        pass\n",
+    "base = keras.applications.ResNet50(weights=None)\nbase.trainable = False\n",
+    "s = '''a\nstring over lines'''\n",
+    "if x:\n    pass\nelse:\n    y = (1,\n         2)\n",
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    parts=st.lists(st.sampled_from(_PIECES), min_size=1, max_size=40),
+    newline=st.sampled_from(["\n", "\r\n"]),
+    trailing=st.booleans(),
+)
+def test_a_long_file_parsed_in_pieces_is_the_file_parsed_in_one_go(parts, newline, trailing):
+    """Large trusted files are parsed in pieces (LibCST's peak while parsing is about twice
+    the tree): the joined module must be the one a single parse gives, code and tree."""
+    text = "".join(parts).replace("\n", newline)
+    if not trailing:
+        text = text.rstrip("\r\n")
+    try:
+        compile(text, "<test>", "exec")
+    except SyntaxError:
+        return
+    whole = cst.parse_module(text)
+    original = engine.CHUNK_BYTES
+    engine.CHUNK_BYTES = 40  # small pieces, many cuts
+    try:
+        pieces = engine._parse_in_pieces(text)
+    finally:
+        engine.CHUNK_BYTES = original
+    if pieces is None:
+        return
+    assert pieces.code == text
+    assert pieces.deep_equals(whole)
+    assert (pieces.default_indent, pieces.default_newline, pieces.has_trailing_newline) == (
+        whole.default_indent,
+        whole.default_newline,
+        whole.has_trailing_newline,
+    )
+
+
+def test_the_engine_parses_a_large_file_in_pieces(tmp_path: Path) -> None:
+    """Above 2 x CHUNK_BYTES a trusted file is cut: the same findings as one parse would give."""
+    lines = ["import keras", ""]
+    for i in range(6000):
+        lines += [f"m_{i} = keras.layers.Dense({i})", f'm_{i}.trainable = "False"']
+    text = "\n".join(lines) + "\n"
+    assert len(text) > 2 * engine.CHUNK_BYTES
+    assert engine._parse_in_pieces(text) is not None
+    source = Source(tmp_path / "big.py", "big.py", text)
+    found = check_source(source, ALL).diagnostics
+    assert [d.code for d in found] == ["KL008"] * 6000
+    assert found[-1].location.row == len(lines)
