@@ -152,10 +152,14 @@ def check_source(
         message, row, column = shape
         cell, row = source.to_cell(row)
         return FileResult(source.path, [_error(source.display, message, row, column, cell)], source)
+    # A form feed in a code line's indentation: Python restarts the count there, LibCST
+    # reads (and positions) it otherwise; parse the text without them, columns mapped back.
+    mended = _form_feeds_out_of_indentation(text) if verdict is None else None
+    parsed_text, shifts = mended or (text, {})
     try:
         # Where CPython rejected the file it did not vouch for its nesting either: parse on
         # a deep stack so that nesting hidden behind the error cannot crash the process.
-        module = _parse(text, deep_stack=verdict is not None, trusted=verdict is None)
+        module = _parse(parsed_text, deep_stack=verdict is not None, trusted=verdict is None)
     except cst.ParserSyntaxError as exc:
         if isinstance(verdict, SyntaxError):
             message, row, column = (
@@ -180,7 +184,7 @@ def check_source(
         resolver = project.resolver(source.path, text) if project is not None else None
         facts = FileFacts(
             module,
-            text,
+            parsed_text,
             source.to_cell if source.is_notebook else None,
             mode or DEFAULT_MODE,
             resolve=resolver,
@@ -188,7 +192,7 @@ def check_source(
             display=source.display if resolver is not None else None,
         )
         findings = [(rule, finding) for rule in rules for finding in _found(rule, facts)]
-        diagnostics = _to_diagnostics(source, facts, findings, codes)
+        diagnostics = _to_diagnostics(source, facts, findings, codes, shifts)
     except Exception as exc:
         if not _from_recursion(exc):  # a kerlint bug: one file's report, not the whole run
             _reraise_when_debugging()
@@ -701,18 +705,14 @@ def _spaces_for_indentation(text: str) -> str | None:
     """
     if "\t" not in text and "\f" not in text:
         return None
-    import io
-    import tokenize
-
-    inside_strings: set[int] = set()
-    try:
-        for token in tokenize.generate_tokens(io.StringIO(text).readline):
-            if token.start[0] != token.end[0]:
-                inside_strings.update(range(token.start[0] + 1, token.end[0] + 1))
-        before = ast.dump(_python_tree(text))
-    except (tokenize.TokenError, SyntaxError, ValueError, RecursionError, MemoryError):
+    inside_strings = _rows_inside_strings(text)
+    if inside_strings is None:
         return None
-    lines = text.splitlines(keepends=True)
+    try:
+        before = ast.dump(_python_tree(text))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    lines = _rows(text)
     for row, line in enumerate(lines, 1):
         if row in inside_strings:
             continue
@@ -725,6 +725,69 @@ def _spaces_for_indentation(text: str) -> str | None:
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     return repaired if same and repaired != text else None
+
+
+def _form_feeds_out_of_indentation(text: str) -> tuple[str, dict[int, int]] | None:
+    """`text` without the form feeds (and what precedes them) in the indentation of its code
+    lines, with how many characters each such row lost; None when there is none, or Python
+    would read the result as another program.
+
+    Python's tokenizer restarts the indentation count at a form feed (`"  \\f    x"` is
+    indented by four); LibCST reads the characters before it as indentation too, rejects or
+    re-indents such blocks, and gives columns of text it changed. Without them both agree,
+    and a column of the parsed text plus the row's shift is the file's.
+    """
+    if "\f" not in text or ("\r" in text and text.count("\r") != text.count("\r\n")):
+        return None  # tokenize below counts rows by "\n" alone: keep to files it reads alike
+    inside = _rows_inside_strings(text)
+    if inside is None:
+        return None
+    shifts: dict[int, int] = {}
+    lines: list[str] = []
+    for row, line in enumerate(_rows(text), 1):
+        indent = _LEADING_WHITESPACE.match(line).group(0)  # type: ignore[union-attr]
+        cut = indent.rfind("\f") + 1
+        code = line[len(indent) :].strip()
+        if cut and row not in inside and code and not code.startswith("#"):
+            line = line[cut:]
+            shifts[row] = cut
+        lines.append(line)
+    if not shifts:
+        return None
+    mended = "".join(lines)
+    try:
+        same = ast.dump(_python_tree(mended)) == ast.dump(_python_tree(text))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    return (mended, shifts) if same else None
+
+
+def _rows(text: str) -> list[str]:
+    """The rows of `text` with their line breaks, as Python and LibCST count them (not
+    `str.splitlines`, which also breaks at form feeds and other separators)."""
+    rows, start = [], 0
+    for match in _LINE_END.finditer(text):
+        rows.append(text[start : match.end()])
+        start = match.end()
+    if start < len(text):
+        rows.append(text[start:])
+    return rows
+
+
+def _rows_inside_strings(text: str) -> set[int] | None:
+    """The rows that continue a multi-line token (a triple-quoted string's inner lines), or
+    None when `text` does not tokenize."""
+    import io
+    import tokenize
+
+    inside: set[int] = set()
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if token.start[0] != token.end[0]:
+                inside.update(range(token.start[0] + 1, token.end[0] + 1))
+    except (tokenize.TokenError, SyntaxError):
+        return None
+    return inside
 
 
 def _column(line: str, byte_offset: int) -> int:
@@ -780,7 +843,11 @@ def _to_diagnostics(
     facts: FileFacts,
     findings: list[tuple[Rule, Finding]],
     codes: frozenset[str] = frozenset(),
+    shifts: dict[int, int] | None = None,
 ) -> list[Diagnostic]:
+    """`shifts`: characters the parsed text lacks at the start of a row (form feeds taken
+    out of indentation); columns there are moved back, and no fix is offered for the file
+    (its edits would be computed on text that is not the file's)."""
     ignore_noqa = IGNORE_NOQA in codes  # --ignore-noqa: report what the comments hide
     suppressions = Suppressions() if ignore_noqa else find_suppressions(source.text)
     keras = facts.mode.as_json()
@@ -800,10 +867,15 @@ def _to_diagnostics(
             if facts.display and id(finding) not in facts.elsewhere:
                 message = message.replace(f" of {facts.display}", "")  # only this file's lines
         row, column = span.start.line, span.start.column + 1
+        if shifts:
+            column += shifts.get(row, 0)
+            fix_spec = None
         if (rule.code, row, column) in seen or suppressions.suppresses(rule.code, row):
             continue
         seen.add((rule.code, row, column))
-        end = Location(span.end.line, span.end.column + 1)
+        end = Location(
+            span.end.line, span.end.column + 1 + (shifts.get(span.end.line, 0) if shifts else 0)
+        )
         cell, cell_row = source.to_cell(row)
         fix = _to_fix(facts, fix_spec, source, cell) if fix_spec else None
         if cell is not None:

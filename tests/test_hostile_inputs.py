@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import BAD, CLEAN, run_process
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from kerlint.cache import CACHE_DIR_NAME, Cache
@@ -368,6 +368,58 @@ def test_tab_and_space_mixes_python_accepts_are_checked(indents, docstring_tab) 
         compile(text, "t.py", "exec", flags=ast.PyCF_ONLY_AST)
     except SyntaxError:
         return  # not Python: nothing to hold kerlint to
+    found = check_source(Source(Path("t.py"), "t.py", text), ALL).diagnostics
+    assert [(d.code, d.location.row) for d in found] == [("KL008", BAD_ROW)]
+
+
+# A program with findings on nested rows (KL002, KL001 and KL008 inside `if` blocks).
+FORM_FEED_PROGRAM = """import keras
+def train(x, y):
+    base = keras.applications.ResNet50(weights=None, include_top=False)
+    model = keras.Sequential([base, keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(x, y)
+    if x:
+        base.trainable = False
+        if y:
+            model.layers[0].trainable = "no"
+        model.fit(x, y)
+    return model
+"""
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    prefixes=st.lists(
+        st.one_of(st.just(""), st.text(alphabet=" \t", max_size=5).map(lambda t: t + "\f")),
+        min_size=12,
+        max_size=12,
+    ),
+)
+@example(prefixes=["", "", "  \f", "", "", "", "", "\f", "\t\f", "", "", ""])
+def test_form_feeds_in_indentation_are_read_as_python_reads_them(prefixes) -> None:
+    """Python restarts the indentation count at a form feed (`"  \\f    x"` is indented by
+    four); LibCST rejected such blocks or re-indented them and gave columns of text it had
+    changed. The same findings, at the same text, with or without them."""
+    rows = FORM_FEED_PROGRAM.splitlines(keepends=True)
+    text = "".join(prefix + row for prefix, row in zip(prefixes, rows, strict=True))
+    compile(text, "t.py", "exec", flags=ast.PyCF_ONLY_AST)  # the same program to Python
+    plain = check_source(Source(Path("t.py"), "t.py", FORM_FEED_PROGRAM), ALL).diagnostics
+    found = check_source(Source(Path("t.py"), "t.py", text), ALL).diagnostics
+    assert [d.code for d in found] == [d.code for d in plain] and "KL000" not in str(found)
+    lines = text.split("\n")  # not splitlines(): it breaks at form feeds too
+    for mine, theirs in zip(found, plain, strict=True):
+        row, column = mine.location.row, mine.location.column
+        assert row == theirs.location.row
+        assert (
+            lines[row - 1][column - 1 :] == rows[row - 1].rstrip("\n")[theirs.location.column - 1 :]
+        )
+        if any(prefixes):
+            assert mine.fix is None  # edits computed on other text are not offered
+
+
+def test_a_form_feed_block_libcst_rejected_is_checked() -> None:
+    text = BAD + "if x:\n  if y:\n\f    z = 2\n    w = 3\n"
     found = check_source(Source(Path("t.py"), "t.py", text), ALL).diagnostics
     assert [(d.code, d.location.row) for d in found] == [("KL008", BAD_ROW)]
 
