@@ -142,7 +142,12 @@ def check_source(
         rules = closure_rules(source, codes, project)
     if not rules:
         return FileResult(source.path, [], source)
-    verdict = _python_verdict(text)
+    tree, verdict = _python_tree_or_error(text)
+    if tree is not None:
+        rules = _rules_for_code(source, rules, tree, project)
+        del tree  # held no longer than needed: LibCST's tree comes next
+        if not rules:
+            return FileResult(source.path, [], source)
     if verdict is not None and _too_deep(verdict):
         message, row, column = _nesting_error(verdict)
         cell, row = source.to_cell(row)
@@ -256,16 +261,91 @@ _RUN_WORDS = re.compile(r"\b(?:and|or|for)\b")
 
 
 def _python_verdict(text: str) -> BaseException | None:
-    """None when CPython parses `text`; else what it raised (cost: ~10% of a LibCST parse).
+    """None when CPython parses `text`; else what it raised (cost: ~10% of a LibCST parse)."""
+    return _python_tree_or_error(text)[1]
+
+
+def _python_tree_or_error(text: str) -> tuple[ast.AST | None, BaseException | None]:
+    """CPython's tree of `text`, or what CPython raised.
 
     Warnings are silenced: the user's invalid escape sequences are not kerlint's to print
     (a SyntaxWarning on stderr from Python 3.12 on), nor an error under `-W error`.
     """
     try:
-        _python_tree(text)
+        return _python_tree(text), None
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-        return exc
-    return None
+        return None, exc
+
+
+def _rules_for_code(
+    source: Source, rules: list[Rule], tree: ast.AST, project: Project | None
+) -> list[Rule]:
+    """The rules whose text test passes on the file's code, not only on its prose.
+
+    The text tests run on the raw file first (before the cache is looked up, no parse);
+    here the docstrings and other string statements are left out (library code shows
+    `model.compile(...)` and `model.fit(...)` in its docstrings: half the files the Keras 3
+    tree sent to the model-definition rules). A rule the file's imports chose stays.
+    """
+    code = _code_only(source.text, tree)
+    if code is None:
+        return rules
+    has_keras = KERAS_MARKER in code
+    kept, closure = [], None
+    for rule in rules:
+        here = rule.may_apply(code)
+        if has_keras and here:
+            kept.append(rule)
+            continue
+        if project is None:
+            continue
+        if closure is None:  # as closure_rules chose: "keras" in any of the files
+            closure = [record.text for record in project.closure(source.path, source.text)]
+            if not has_keras and not any(KERAS_MARKER in text for text in closure):
+                closure = []
+        if (here and closure) or any(rule.may_apply(text) for text in closure):
+            kept.append(rule)
+    return kept
+
+
+def _code_only(text: str, tree: ast.AST) -> str | None:
+    """`text` without the rows of its string statements (docstrings, prose between code
+    cells) that stand alone on their rows; None when it has none."""
+    prose: list[ast.stmt] = []
+    blocks = [tree.body]  # type: ignore[attr-defined]
+    while blocks:
+        for statement in blocks.pop():
+            if isinstance(statement, ast.Expr):
+                value = statement.value
+                if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                    prose.append(statement)
+                continue
+            for field in ("body", "orelse", "finalbody"):
+                block = getattr(statement, field, None)
+                if isinstance(block, list):
+                    blocks.append(block)
+            for part in getattr(statement, "handlers", None) or getattr(statement, "cases", ()):
+                blocks.append(part.body)
+    if not prose:
+        return None
+    rows = _rows(text)
+    dropped = False
+    for statement in prose:
+        first, last = statement.lineno, statement.end_lineno or statement.lineno
+        # Alone on its rows: only indentation before it, nothing but a comment after it
+        # (`x = 1; "doc"` and `"doc"; x = 1` keep their rows). CPython counts bytes.
+        before = _utf8(rows[first - 1])[: statement.col_offset]
+        after = _utf8(rows[last - 1])[statement.end_col_offset or 0 :].strip()
+        if before.strip() or (after and not after.startswith(b"#")):
+            continue
+        for row in range(first - 1, last):
+            rows[row] = "\n"
+        dropped = True
+    return "".join(rows) if dropped else None
+
+
+def _utf8(row: str) -> bytes:
+    return row.encode("utf-8", "surrogatepass")
 
 
 def _python_tree(text: str) -> ast.AST:
