@@ -5,10 +5,13 @@ The order of work, and why:
    rule's text test). That is cheap, and for most files it is the whole check: a file no
    selected rule can care about is never parsed, never cached, never sent anywhere.
 2. A file that passes the prefilter is looked up in the cache, keyed by its bytes.
-3. What is left is parsed: in this process when it is little, else in a pool of processes,
-   biggest files first (the longest jobs start first, so no core waits on a late giant).
+3. What is left is parsed: in this process when it is little, else in a pool of processes.
    A pool costs a fork per process (a fresh interpreter where fork is not available): not
-   worth it for a handful of small files, which is the pre-commit case.
+   worth it for a handful of small files, which is the pre-commit case. With fork the pool
+   starts as soon as the files read so far hold enough to parse (those biggest first), and
+   each later file is handed to it as it passes, so the workers parse while this process
+   reads and decides the rest (measured on the Keras trees, 2 cores: 7.7 s -> 7.1 s median
+   wall). Without fork, all are gathered first and sent biggest first.
 4. Results go back to the position of their file: the output never depends on which
    process finished first.
 
@@ -106,30 +109,53 @@ def check_paths(
         project.cache = cache
     results: list[FileResult | None] = []
     pending: list[_Pending] = []
-    for index, path in enumerate(paths):
-        results.append(None)
-        codes = codes_for(path)
-        data = None
-        try:
-            data = read_bytes(path)
-            if b"keras" not in data and project is None:  # its bytes cannot matter (nor fail)
-                results[index] = FileResult(path, [], None)
+    # Where a pool will run (Linux's fork, two cores or more), it starts as soon as the
+    # files read so far hold enough to parse: the workers parse while this process reads,
+    # prefilters and decides the rest (a third of a cold run on the Keras trees).
+    processes = jobs or default_jobs()
+    fork = sys.platform.startswith("linux")
+    size_to_stream = POOL_MIN_BYTES_FORK if processes > 1 and fork else None
+    stream: _Stream | None = None
+    buffered = 0
+    try:
+        for index, path in enumerate(paths):
+            results.append(None)
+            codes = codes_for(path)
+            data = None
+            try:
+                data = read_bytes(path)
+                if b"keras" not in data and project is None:  # its bytes cannot matter (nor fail)
+                    results[index] = FileResult(path, [], None)
+                    continue
+                source = read_source(path, str(path), data)
+            except SourceError as exc:
+                # Without "keras" a file matters only through the project modules it imports,
+                # which bytes that cannot be decoded cannot name: never a KL000 for it.
+                if data is not None and b"keras" not in data:
+                    results[index] = FileResult(path, [], None)
+                else:
+                    results[index] = _error_result(path, str(path), exc)
                 continue
-            source = read_source(path, str(path), data)
-        except SourceError as exc:
-            # Without "keras" a file matters only through the project modules it imports,
-            # which bytes that cannot be decoded cannot name: never a KL000 for it.
-            if data is not None and b"keras" not in data:
-                results[index] = FileResult(path, [], None)
+            outcome = _prefilter_and_lookup(index, source, codes, data, cache, project, mode_for)
+            if isinstance(outcome, FileResult):
+                results[index] = outcome
+            elif stream is not None:
+                stream.add(outcome)
             else:
-                results[index] = _error_result(path, str(path), exc)
-            continue
-        outcome = _prefilter_and_lookup(index, source, codes, data, cache, project, mode_for)
-        if isinstance(outcome, FileResult):
-            results[index] = outcome
-        else:
-            pending.append(outcome)
-    for item, diagnostics, parsed in _parse_all(pending, jobs):
+                pending.append(outcome)
+                if size_to_stream is not None:
+                    buffered += len(outcome.source.text)
+                    if buffered >= size_to_stream:  # enough to parse: start while reading on
+                        stream = _Stream(processes)
+                        for item in sorted(pending, key=_biggest_first):
+                            stream.add(item)
+                        pending = []
+    except BaseException:  # Ctrl-C while reading: the pool's queued files are dropped
+        if stream is not None:
+            stream.pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    done = stream.results() if stream is not None else _parse_all(pending, jobs)
+    for item, diagnostics, parsed in done:
         source = item.source
         results[item.index] = FileResult(source.path, diagnostics, source, parsed)
         if cache is not None and item.key is not None:
@@ -204,6 +230,35 @@ def _context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
+def _biggest_first(item: _Pending) -> int:
+    return -len(item.source.text)
+
+
+class _Stream:
+    """A pool fed while the files are still being read; results in the order fed."""
+
+    def __init__(self, processes: int) -> None:
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.pool = ProcessPoolExecutor(
+            max_workers=processes,
+            mp_context=_context(),
+            initializer=_worker_start,
+            initargs=(os.getpid(), _project.index.root if _project is not None else None),
+        )
+        self.futures: list = []
+
+    def add(self, item: _Pending) -> None:
+        try:
+            self.futures.append((item, self.pool.submit(_check_pending, item)))
+        except BaseException:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            raise
+
+    def results(self) -> Iterable[tuple[_Pending, list[Diagnostic], bool]]:
+        yield from _collect(self.pool, self.futures)
+
+
 def _parse_all(
     pending: list[_Pending], jobs: int | None
 ) -> Iterable[tuple[_Pending, list[Diagnostic], bool]]:
@@ -221,11 +276,9 @@ def _parse_all(
             yield (item, *_check_pending(item))
         return
     from concurrent.futures import Future, ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
 
     # Biggest first: the longest jobs start at once, the small ones fill the gaps.
-    ordered = sorted(pending, key=lambda item: len(item.source.text), reverse=True)
-    unfinished: list[_Pending] = []
+    ordered = sorted(pending, key=_biggest_first)
     pool = ProcessPoolExecutor(
         max_workers=processes,
         mp_context=context,
@@ -236,6 +289,19 @@ def _parse_all(
         futures: list[tuple[_Pending, Future]] = [
             (item, pool.submit(_check_pending, item)) for item in ordered
         ]
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    yield from _collect(pool, futures)
+
+
+def _collect(pool, futures: list) -> Iterable[tuple[_Pending, list[Diagnostic], bool]]:
+    """Each future's result in order; the files of a broken pool checked one by one."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    context = _context()
+    unfinished: list[_Pending] = []
+    try:
         for item, future in futures:
             try:
                 diagnostics, parsed = future.result()

@@ -46,6 +46,31 @@ def test_a_pool_gives_the_same_results_in_the_same_order(tmp_path: Path, monkeyp
     assert [r.path for r in pooled] == paths
 
 
+@pytest.mark.skipif(not FORK, reason="the pool is fed while reading only where it forks")
+def test_the_pool_parses_while_the_rest_is_read(tmp_path: Path, monkeypatch) -> None:
+    """The pool starts once the files read hold enough to parse, not after the last one."""
+    paths = _tree(tmp_path, files=12, pad=4)
+    alone = check_paths(paths, lambda p: ALL, jobs=1)
+    reads: list[Path] = []
+    started_after: list[int] = []
+    read_bytes, stream_init = kerlint.parallel.read_bytes, kerlint.parallel._Stream.__init__
+
+    def reading(path):
+        reads.append(path)
+        return read_bytes(path)
+
+    def starting(self, processes):
+        started_after.append(len(reads))
+        stream_init(self, processes)
+
+    monkeypatch.setattr(kerlint.parallel, "read_bytes", reading)
+    monkeypatch.setattr(kerlint.parallel._Stream, "__init__", starting)
+    monkeypatch.setattr(kerlint.parallel, "POOL_MIN_BYTES_FORK", 2 * len(BAD) + 4000)
+    pooled = check_paths(paths, lambda p: ALL, jobs=2)
+    assert _summary(pooled) == _summary(alone)
+    assert len(started_after) == 1 and 1 < started_after[0] < len(paths)
+
+
 def test_little_work_starts_no_pool(tmp_path: Path, monkeypatch) -> None:
     import concurrent.futures
 
