@@ -12,6 +12,7 @@ KL00` keeps KL001; at equal specificity `ignore` wins).
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -276,9 +277,22 @@ class Settings:
 
 def _relative(path: Path, root: Path) -> str:
     try:
-        return path.resolve().relative_to(root).as_posix()
+        return _resolved(path).relative_to(root).as_posix()
     except (ValueError, OSError, RuntimeError):  # RuntimeError: a symlink loop (Python < 3.13)
         return path.as_posix()
+
+
+def _resolved(path: Path) -> Path:
+    """`path.resolve()`, its folder resolved once per process (a stat per folder level for
+    every file of a folder: most of what discovery cost on a warm run)."""
+    if path.is_symlink() or path.name in ("", ".", ".."):
+        return path.resolve()
+    return _resolved_folder(path.parent) / path.name
+
+
+@functools.lru_cache(maxsize=4096)
+def _resolved_folder(folder: Path) -> Path:
+    return folder.resolve()
 
 
 def _rule_codes() -> tuple[list[str], set[str], dict[str, str]]:
