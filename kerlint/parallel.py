@@ -111,7 +111,7 @@ def check_paths(
     pending: list[_Pending] = []
     # Where a pool will run (Linux's fork, two cores or more), it starts as soon as the
     # files read so far hold enough to parse: the workers parse while this process reads,
-    # prefilters and decides the rest (a third of a cold run on the Keras trees).
+    # prefilters and decides the rest.
     processes = jobs or default_jobs()
     fork = sys.platform.startswith("linux")
     size_to_stream = POOL_MIN_BYTES_FORK if processes > 1 and fork else None
@@ -235,7 +235,8 @@ def _biggest_first(item: _Pending) -> int:
 
 
 class _Stream:
-    """A pool fed while the files are still being read; results in the order fed."""
+    """A pool of workers fed one file at a time (also while files are still being read);
+    the results in the order fed."""
 
     def __init__(self, processes: int) -> None:
         from concurrent.futures import ProcessPoolExecutor
@@ -275,24 +276,11 @@ def _parse_all(
         for item in pending:
             yield (item, *_check_pending(item))
         return
-    from concurrent.futures import Future, ProcessPoolExecutor
-
     # Biggest first: the longest jobs start at once, the small ones fill the gaps.
-    ordered = sorted(pending, key=_biggest_first)
-    pool = ProcessPoolExecutor(
-        max_workers=processes,
-        mp_context=context,
-        initializer=_worker_start,
-        initargs=(os.getpid(), _project.index.root if _project is not None else None),
-    )
-    try:
-        futures: list[tuple[_Pending, Future]] = [
-            (item, pool.submit(_check_pending, item)) for item in ordered
-        ]
-    except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    yield from _collect(pool, futures)
+    stream = _Stream(processes)
+    for item in sorted(pending, key=_biggest_first):
+        stream.add(item)
+    yield from stream.results()
 
 
 def _collect(pool, futures: list) -> Iterable[tuple[_Pending, list[Diagnostic], bool]]:
