@@ -143,11 +143,15 @@ def check_source(
     if not rules:
         return FileResult(source.path, [], source)
     tree, verdict = _python_tree_or_error(text)
+    mended = None
     if tree is not None:
         rules = _rules_for_code(source, rules, tree, project)
-        del tree  # held no longer than needed: LibCST's tree comes next
         if not rules:
             return FileResult(source.path, [], source)
+        # A form feed in a code line's indentation: Python restarts the count there, LibCST
+        # reads (and positions) it otherwise; parse the text without them, columns mapped back.
+        mended = _form_feeds_out_of_indentation(text, tree)
+        del tree  # held no longer than needed: LibCST's tree comes next
     if verdict is not None and _too_deep(verdict):
         message, row, column = _nesting_error(verdict)
         cell, row = source.to_cell(row)
@@ -157,9 +161,6 @@ def check_source(
         message, row, column = shape
         cell, row = source.to_cell(row)
         return FileResult(source.path, [_error(source.display, message, row, column, cell)], source)
-    # A form feed in a code line's indentation: Python restarts the count there, LibCST
-    # reads (and positions) it otherwise; parse the text without them, columns mapped back.
-    mended = _form_feeds_out_of_indentation(text) if verdict is None else None
     parsed_text, shifts = mended or (text, {})
     try:
         # Where CPython rejected the file it did not vouch for its nesting either: parse on
@@ -807,10 +808,10 @@ def _spaces_for_indentation(text: str) -> str | None:
     return repaired if same and repaired != text else None
 
 
-def _form_feeds_out_of_indentation(text: str) -> tuple[str, dict[int, int]] | None:
+def _form_feeds_out_of_indentation(text: str, tree: ast.AST) -> tuple[str, dict[int, int]] | None:
     """`text` without the form feeds (and what precedes them) in the indentation of its code
     lines, with how many characters each such row lost; None when there is none, or Python
-    would read the result as another program.
+    would read the result as another program (`tree`: CPython's tree of `text`).
 
     Python's tokenizer restarts the indentation count at a form feed (`"  \\f    x"` is
     indented by four); LibCST reads the characters before it as indentation too, rejects or
@@ -836,7 +837,7 @@ def _form_feeds_out_of_indentation(text: str) -> tuple[str, dict[int, int]] | No
         return None
     mended = "".join(lines)
     try:
-        same = ast.dump(_python_tree(mended)) == ast.dump(_python_tree(text))
+        same = ast.dump(_python_tree(mended)) == ast.dump(tree)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     return (mended, shifts) if same else None

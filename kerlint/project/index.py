@@ -140,20 +140,19 @@ class ProjectIndex:
             known = self._search[importer] = self._search_path(importer)
         return known
 
-    def _search_path(self, importer: Path | None) -> list[Path]:
+    def _search_path(self, importer: Path) -> list[Path]:
         folders: list[Path] = []
-        if importer is not None:
-            if not (importer.parent / "__init__.py").is_file():
-                # A script's own folder is sys.path[0]; a package module's never is (no
-                # implicit relative imports: `import math` beside `math.py` is the stdlib's).
-                folders.append(importer.parent)
-            module = self.module_of(importer)
-            # The folder the importer's own top-level package sits in.
-            depth = module.name.count(".") + (1 if module.is_package else 0)
-            top = importer.parent
-            for _ in range(depth):
-                top = top.parent
-            folders.append(top)
+        if not (importer.parent / "__init__.py").is_file():
+            # A script's own folder is sys.path[0]; a package module's never is (no
+            # implicit relative imports: `import math` beside `math.py` is the stdlib's).
+            folders.append(importer.parent)
+        module = self.module_of(importer)
+        # The folder the importer's own top-level package sits in.
+        depth = module.name.count(".") + (1 if module.is_package else 0)
+        top = importer.parent
+        for _ in range(depth):
+            top = top.parent
+        folders.append(top)
         folders.extend(self.bases())
         unique: list[Path] = []
         for folder in folders:
