@@ -26,6 +26,8 @@ from kerlint.config import KERAS2_ONLY
 from kerlint.diagnostics import Diagnostic, Edit, Fix, Location
 from kerlint.facts import FileFacts
 from kerlint.facts.mode import DEFAULT_MODE, KerasMode
+from kerlint.facts.positions import column as _column
+from kerlint.facts.positions import rows as _rows
 from kerlint.rules import PARSE_ERROR, registry
 from kerlint.rules.base import Finding, FixSpec, Replacement, Rule
 from kerlint.rules.kl900_unused_noqa import CODE as UNUSED_NOQA
@@ -143,62 +145,27 @@ def check_source(
     if not rules:
         return FileResult(source.path, [], source)
     tree, verdict = _python_tree_or_error(text)
-    mended = None
-    if tree is not None:
-        rules = _rules_for_code(source, rules, tree, project)
-        if not rules:
-            return FileResult(source.path, [], source)
-        # A form feed in a code line's indentation: Python restarts the count there, LibCST
-        # reads (and positions) it otherwise; parse the text without them, columns mapped back.
-        mended = _form_feeds_out_of_indentation(text, tree)
-        del tree  # held no longer than needed: LibCST's tree comes next
-    if verdict is not None and _too_deep(verdict):
-        message, row, column = _nesting_error(verdict)
+    if tree is None:
+        message, row, column = _rejected(verdict)
         cell, row = source.to_cell(row)
         return FileResult(source.path, [_error(source.display, message, row, column, cell)], source)
-    shape = _shape_error(text) if verdict is None else None
-    if shape is not None:
-        message, row, column = shape
-        cell, row = source.to_cell(row)
-        return FileResult(source.path, [_error(source.display, message, row, column, cell)], source)
-    parsed_text, shifts = mended or (text, {})
-    try:
-        # Where CPython rejected the file it did not vouch for its nesting either: parse on
-        # a deep stack so that nesting hidden behind the error cannot crash the process.
-        module = _parse(parsed_text, deep_stack=verdict is not None, trusted=verdict is None)
-    except cst.ParserSyntaxError as exc:
-        if isinstance(verdict, SyntaxError):
-            message, row, column = (
-                f"syntax error: {verdict.msg}",
-                verdict.lineno or 1,
-                verdict.offset or 1,
-            )
-        else:
-            message, row, column = _syntax_error(text, exc)
-        cell, row = source.to_cell(row)
-        return FileResult(source.path, [_error(source.display, message, row, column, cell)], source)
-    except (RecursionError, MemoryError, ValueError) as exc:
-        return FileResult(
-            source.path,
-            [_error(source.display, f"cannot parse: {type(exc).__name__}", 1, 1)],
-            source,
-        )
-    except Exception as exc:  # a LibCST bug (CSTValidationError, ...): report, go on
-        _reraise_when_debugging()
-        return FileResult(source.path, [_internal_error(source.display, "parsing", exc)], source)
+    rules = _rules_for_code(source, rules, tree, project)
+    if not rules:
+        return FileResult(source.path, [], source)
     try:
         resolver = project.resolver(source.path, text) if project is not None else None
         facts = FileFacts(
-            module,
-            parsed_text,
+            tree,  # type: ignore[arg-type]
+            text,
             source.to_cell if source.is_notebook else None,
             mode or DEFAULT_MODE,
             resolve=resolver,
             package=resolver.package if resolver is not None else None,
             display=source.display if resolver is not None else None,
+            parse_cst=_tree_for_fixes,
         )
         findings = [(rule, finding) for rule in rules for finding in _found(rule, facts)]
-        diagnostics = _to_diagnostics(source, facts, findings, codes, shifts)
+        diagnostics = _to_diagnostics(source, facts, findings, codes)
     except Exception as exc:
         if not _from_recursion(exc):  # a kerlint bug: one file's report, not the whole run
             _reraise_when_debugging()
@@ -217,6 +184,33 @@ def check_source(
             True,
         )
     return FileResult(source.path, diagnostics, source, True, mode)
+
+
+def _rejected(verdict: BaseException | None) -> tuple[str, int, int]:
+    """Why CPython does not run the file, and where: the KL000 of a file it rejects."""
+    if verdict is not None and _too_deep(verdict):
+        return _nesting_error(verdict)
+    if isinstance(verdict, SyntaxError):
+        return f"syntax error: {verdict.msg}", verdict.lineno or 1, verdict.offset or 1
+    return f"cannot parse: {verdict}", 1, 1
+
+
+def _tree_for_fixes(text: str) -> cst.Module | None:
+    """LibCST's tree of a file with findings, to build its fixes from; None where the edits
+    could not be placed in the file's own text (no fix is offered then).
+
+    The facts come from CPython's tree; LibCST keeps every character of the file, which
+    an edit needs. A form feed in a code line's indentation is read otherwise by LibCST
+    (its columns would not be the file's), and a large file whose shape LibCST's native
+    parser cannot take is not given to it.
+    """
+    if _form_feed_in_indentation(text) or _shape_error(text) is not None:
+        return None
+    try:
+        return _parse(text, deep_stack=False, trusted=True)
+    except Exception:  # a parse error, RecursionError, a LibCST bug: no fix, same findings
+        _reraise_when_debugging()
+        return None
 
 
 def _from_recursion(exc: BaseException) -> bool:
@@ -259,11 +253,6 @@ _STACK_PER_ITEM = 2 * 1024
 DEEP_RECURSION_LIMIT = 60_000
 _NESTING_WORDS = ("nested", "too complex", "recursion")
 _RUN_WORDS = re.compile(r"\b(?:and|or|for)\b")
-
-
-def _python_verdict(text: str) -> BaseException | None:
-    """None when CPython parses `text`; else what it raised (cost: ~10% of a LibCST parse)."""
-    return _python_tree_or_error(text)[1]
 
 
 def _python_tree_or_error(text: str) -> tuple[ast.AST | None, BaseException | None]:
@@ -662,43 +651,6 @@ def _reraise_when_debugging() -> None:
         raise
 
 
-def _syntax_error(text: str, exc: cst.ParserSyntaxError) -> tuple[str, int, int]:
-    """Python's own message and position are the clearest; LibCST's are the fallback."""
-    try:
-        _python_tree(text)
-    except SyntaxError as error:
-        return f"syntax error: {error.msg}", error.lineno or 1, error.offset or 1
-    except (ValueError, RecursionError, MemoryError):
-        return f"cannot parse: {exc.message}", exc.raw_line, exc.raw_column + 1
-    return _valid_but_unreadable(text, exc)
-
-
-# LibCST's grammar reads at most this many `for` clauses in one comprehension (a limit of
-# its own: one more is a syntax error to it, not to Python).
-LIBCST_MAX_FOR_CLAUSES = 3000
-
-
-def _valid_but_unreadable(text: str, exc: cst.ParserSyntaxError) -> tuple[str, int, int]:
-    """Python accepts `text` and LibCST does not: say so, and why where it is known."""
-    try:
-        _, (items, what, node) = _depth_and_longest_run(_python_tree(text))
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        items, what, node = 0, "", None
-    if node is not None and what.startswith("a comprehension") and items > LIBCST_MAX_FOR_CLAUSES:
-        return (
-            f"{what} of {items:,} parts is too long for the parser kerlint uses (LibCST "
-            f"reads at most {LIBCST_MAX_FOR_CLAUSES:,}); not checked",
-            getattr(node, "lineno", 1),
-            getattr(node, "col_offset", 0) + 1,
-        )
-    return (
-        "cannot parse: the parser kerlint uses (LibCST) rejects this code, which Python "
-        f"accepts ({exc.message.splitlines()[0]}); not checked; please report it",
-        exc.raw_line,
-        exc.raw_column + 1,
-    )
-
-
 def _shorten_string_runs(text: str) -> str | None:
     """`text` with long runs of implicitly concatenated strings cut to their first and last
     string, the others blanked out with spaces (comments, line breaks and so every row and
@@ -808,51 +760,13 @@ def _spaces_for_indentation(text: str) -> str | None:
     return repaired if same and repaired != text else None
 
 
-def _form_feeds_out_of_indentation(text: str, tree: ast.AST) -> tuple[str, dict[int, int]] | None:
-    """`text` without the form feeds (and what precedes them) in the indentation of its code
-    lines, with how many characters each such row lost; None when there is none, or Python
-    would read the result as another program (`tree`: CPython's tree of `text`).
-
-    Python's tokenizer restarts the indentation count at a form feed (`"  \\f    x"` is
-    indented by four); LibCST reads the characters before it as indentation too, rejects or
-    re-indents such blocks, and gives columns of text it changed. Without them both agree,
-    and a column of the parsed text plus the row's shift is the file's.
-    """
-    if "\f" not in text or ("\r" in text and text.count("\r") != text.count("\r\n")):
-        return None  # tokenize below counts rows by "\n" alone: keep to files it reads alike
-    inside = _rows_inside_strings(text)
-    if inside is None:
-        return None
-    shifts: dict[int, int] = {}
-    lines: list[str] = []
-    for row, line in enumerate(_rows(text), 1):
-        indent = _LEADING_WHITESPACE.match(line).group(0)  # type: ignore[union-attr]
-        cut = indent.rfind("\f") + 1
-        code = line[len(indent) :].strip()
-        if cut and row not in inside and code and not code.startswith("#"):
-            line = line[cut:]
-            shifts[row] = cut
-        lines.append(line)
-    if not shifts:
-        return None
-    mended = "".join(lines)
-    try:
-        same = ast.dump(_python_tree(mended)) == ast.dump(tree)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-    return (mended, shifts) if same else None
-
-
-def _rows(text: str) -> list[str]:
-    """The rows of `text` with their line breaks, as Python and LibCST count them (not
-    `str.splitlines`, which also breaks at form feeds and other separators)."""
-    rows, start = [], 0
-    for match in _LINE_END.finditer(text):
-        rows.append(text[start : match.end()])
-        start = match.end()
-    if start < len(text):
-        rows.append(text[start:])
-    return rows
+def _form_feed_in_indentation(text: str) -> bool:
+    """Does a row's indentation hold a form feed? Python's tokenizer restarts the count
+    there (`"  \\f    x"` is indented by four); LibCST reads it otherwise, rejects or
+    re-indents such blocks, and its columns are not the file's: no fix is built there."""
+    if "\f" not in text:
+        return False
+    return any("\f" in _LEADING_WHITESPACE.match(row).group(0) for row in _rows(text))  # type: ignore[union-attr]
 
 
 def _rows_inside_strings(text: str) -> set[int] | None:
@@ -869,11 +783,6 @@ def _rows_inside_strings(text: str) -> set[int] | None:
     except (tokenize.TokenError, SyntaxError):
         return None
     return inside
-
-
-def _column(line: str, byte_offset: int) -> int:
-    """The character column of a UTF-8 byte offset into `line` (CPython's tree counts bytes)."""
-    return len(line.encode("utf-8")[:byte_offset].decode("utf-8", "ignore"))
 
 
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
@@ -924,11 +833,7 @@ def _to_diagnostics(
     facts: FileFacts,
     findings: list[tuple[Rule, Finding]],
     codes: frozenset[str] = frozenset(),
-    shifts: dict[int, int] | None = None,
 ) -> list[Diagnostic]:
-    """`shifts`: characters the parsed text lacks at the start of a row (form feeds taken
-    out of indentation); columns there are moved back, and no fix is offered for the file
-    (its edits would be computed on text that is not the file's)."""
     ignore_noqa = IGNORE_NOQA in codes  # --ignore-noqa: report what the comments hide
     suppressions = Suppressions() if ignore_noqa else find_suppressions(source.text)
     keras = facts.mode.as_json()
@@ -948,15 +853,10 @@ def _to_diagnostics(
             if facts.display and id(finding) not in facts.elsewhere:
                 message = message.replace(f" of {facts.display}", "")  # only this file's lines
         row, column = span.start.line, span.start.column + 1
-        if shifts:
-            column += shifts.get(row, 0)
-            fix_spec = None
         if (rule.code, row, column) in seen or suppressions.suppresses(rule.code, row):
             continue
         seen.add((rule.code, row, column))
-        end = Location(
-            span.end.line, span.end.column + 1 + (shifts.get(span.end.line, 0) if shifts else 0)
-        )
+        end = Location(span.end.line, span.end.column + 1)
         cell, cell_row = source.to_cell(row)
         fix = _to_fix(facts, fix_spec, source, cell) if fix_spec else None
         if cell is not None:
@@ -990,11 +890,11 @@ def _found(rule: Rule, facts: FileFacts) -> Iterable[Finding]:
         yield finding
 
 
-def _elsewhere(facts: FileFacts, site, node: cst.CSTNode, message: str) -> tuple[str, dict]:
+def _elsewhere(facts: FileFacts, site, node: ast.AST, message: str) -> tuple[str, dict]:
     """A finding in an imported module: the message names it and the call that leads there;
     the origin lets a run that checks that module too report it there instead."""
     record = site.origin
-    span = record.positions[node]
+    span = record.source.span(node)
     call = facts.at(site.call)
     where = f"line {span.start.line} of {record.display}"
     message = f"{message} (At {where}, reached through the call at {call}.)"
@@ -1044,7 +944,7 @@ def _replace(facts: FileFacts, replacement: Replacement) -> Edit:
     content = (
         replacement.new
         if isinstance(replacement.new, str)
-        else facts.module.code_for_node(replacement.new)
+        else (facts.module or cst.Module([])).code_for_node(replacement.new)
     )
     return Edit(
         content,

@@ -8,6 +8,7 @@ reports without a fix.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -16,7 +17,6 @@ import libcst as cst
 from kerlint.facts import FileFacts
 from kerlint.facts.model import Obj
 from kerlint.facts.names import ALL_WEIGHT_LISTS, canonical
-from kerlint.facts.syntax import dotted_name
 
 # Nodes whose `target` binds names.
 _BINDS = (cst.AssignTarget, cst.AnnAssign, cst.AugAssign, cst.For, cst.CompFor)
@@ -105,11 +105,22 @@ class _Indexer(cst.CSTVisitor):
             self.index.imports.append((bound, f"{module}.{alias.name.value}"))
 
 
+def dotted_name(node) -> str | None:
+    """`a.b.c` of a LibCST name or attribute chain."""
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = dotted_name(node.value)
+        return f"{base}.{node.attr.value}" if base else None
+    return None
+
+
 def _index(facts: FileFacts) -> _ModuleIndex:
     index = getattr(facts, "_fixgen_index", None)
     if index is None:
         index = _ModuleIndex()
-        facts.module.visit(_Indexer(index))
+        if facts.module is not None:  # else no fix is built, and no spelling is known
+            facts.module.visit(_Indexer(index))
         facts._fixgen_index = index  # type: ignore[attr-defined]
     return index
 
@@ -183,9 +194,9 @@ def fresh_optimizer(facts: FileFacts, optimizer: Obj | None, at: cst.CSTNode) ->
     made before `at` is carried into the new call; any other change of the optimizer's
     attributes, or one made after `at` (it would reach the old object only), means no fix.
     """
-    if optimizer is None or not isinstance(optimizer.node, cst.Call):
+    call = facts.cst(optimizer.node) if optimizer is not None else None
+    if optimizer is None or not isinstance(call, cst.Call):
         return None
-    call = optimizer.node
     if not (optimizer.cls or "").startswith("keras.optimizers."):
         return None
     made_in = scope_of(facts, call)
@@ -203,7 +214,9 @@ def fresh_optimizer(facts: FileFacts, optimizer: Obj | None, at: cst.CSTNode) ->
             or facts.line(write.statement) >= facts.line(at)
         ):
             return None
-        learning_rate = write.value
+        learning_rate = facts.cst(write.value)
+        if learning_rate is None:
+            return None
     if learning_rate is None:
         return call
     kept = [
@@ -219,10 +232,10 @@ def fresh_optimizer(facts: FileFacts, optimizer: Obj | None, at: cst.CSTNode) ->
     return call.with_changes(args=[first, *kept])
 
 
-def _number(node: cst.BaseExpression | None) -> bool:
-    if isinstance(node, cst.UnaryOperation):
-        node = node.expression
-    return isinstance(node, cst.Integer | cst.Float)
+def _number(node: ast.AST | None) -> bool:
+    if isinstance(node, ast.UnaryOp):
+        node = node.operand
+    return isinstance(node, ast.Constant) and type(node.value) in (int, float)
 
 
 def simple_reference(node: cst.CSTNode) -> bool:

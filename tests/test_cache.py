@@ -190,13 +190,13 @@ def test_fix_works_from_a_warm_cache(project: Path, run_cli) -> None:
 def test_internal_errors_are_not_cached(tmp_path: Path, monkeypatch) -> None:
     import kerlint.engine
 
-    def broken(text: str):
+    def broken(*args, **kwargs):
         raise RuntimeError("transient")
 
     path = tmp_path / "bad.py"
     path.write_text(BAD, encoding="utf-8")
     cache = _open(tmp_path / "cache")
-    monkeypatch.setattr(kerlint.engine.cst, "parse_module", broken)
+    monkeypatch.setattr(kerlint.engine, "FileFacts", broken)
     (result,) = check_paths([path], lambda p: ALL, jobs=1, cache=cache)
     assert "internal error" in result.diagnostics[0].message
     assert _entries(tmp_path / "cache") == []

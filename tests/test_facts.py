@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import libcst as cst
+import ast
 
 from kerlint.facts import FileFacts
 from kerlint.facts.builder import build_facts
@@ -31,7 +31,7 @@ def test_aliases_and_from_imports_resolve_to_the_same_class() -> None:
         "a = tf.keras.layers.BatchNormalization()\n"
         "b = L.BatchNormalization()\n"
     )
-    facts = FileFacts(cst.parse_module(source), source)
+    facts = FileFacts(ast.parse(source), source)
     classes = [obj.cls for obj in facts.facts.objects if obj.kind == "layer"]
     assert classes == ["keras.layers.BatchNormalization"] * 2
     assert all(obj.has_bn for obj in facts.facts.objects if obj.kind == "layer")
@@ -46,7 +46,7 @@ def test_timeline_orders_compile_assign_and_train() -> None:
         "m.layers[0].trainable = False\n"
         "m.fit(x, y)\n"
     )
-    facts = FileFacts(cst.parse_module(source), source)
+    facts = FileFacts(ast.parse(source), source)
     kinds = [event.kind for event in facts.events("compile", "train", "assign")]
     assert kinds == ["compile", "train", "assign", "train"]
     [model] = [o for o in facts.facts.objects if o.cls == "keras.Sequential"]
@@ -54,10 +54,10 @@ def test_timeline_orders_compile_assign_and_train() -> None:
 
 
 def test_a_resolver_splices_functions_from_other_modules() -> None:
-    helper = cst.parse_module("def freeze(m):\n    m.trainable = False\n")
-    [freeze] = [n for n in helper.body if isinstance(n, cst.FunctionDef)]
+    helper = ast.parse("def freeze(m):\n    m.trainable = False\n")
+    [freeze] = [n for n in helper.body if isinstance(n, ast.FunctionDef)]
     source = "import keras\nfrom project.utils import freeze\nm = keras.Sequential([])\nfreeze(m)\n"
-    module = cst.parse_module(source)
+    module = ast.parse(source)
     resolved = build_facts(module, {"project.utils.freeze": Function(freeze)}.get)
     assigns = [e for e in resolved.events if e.kind == "assign"]
     assert len(assigns) == 1 and assigns[0].value is False
@@ -69,7 +69,7 @@ def test_a_resolver_splices_functions_from_other_modules() -> None:
 def _reported(source: str, *codes: str) -> set[tuple[int, str]]:
     from kerlint.engine import rules_for
 
-    facts = FileFacts(cst.parse_module(source), source)
+    facts = FileFacts(ast.parse(source), source)
     found = set()
     for rule in rules_for(codes):
         for finding in rule.check(facts):

@@ -21,10 +21,9 @@ own findings and are not kept; its events are, with the call in this file that l
 
 from __future__ import annotations
 
+import ast
 import itertools
 from collections.abc import Callable, Sequence
-
-import libcst as cst
 
 from kerlint.facts import names
 from kerlint.facts.keras_api import BENIGN_CALLS, KerasApi
@@ -64,6 +63,8 @@ from kerlint.facts.records import (
     tensor_union,
 )
 from kerlint.facts.syntax import (
+    FunctionNode,
+    Param,
     absolute_import,
     all_params,
     class_methods,
@@ -90,10 +91,14 @@ MAX_INLINES_PER_FUNCTION = 24
 
 
 def build_facts(
-    module: cst.Module, resolve: Resolver | None = None, package: str | None = None
+    module: ast.Module,
+    resolve: Resolver | None = None,
+    package: str | None = None,
+    code_of: Callable[[ast.AST], str] | None = None,
 ) -> Facts:
-    """`package`: what the module's relative imports are relative to (None: unknown)."""
-    builder = Builder(module, resolve, package)
+    """`package`: what the module's relative imports are relative to (None: unknown).
+    `code_of`: the source text of a node (for labels in messages; else `ast.unparse`)."""
+    builder = Builder(module, resolve, package, code_of)
     builder.run()
     return builder.facts
 
@@ -104,30 +109,35 @@ def is_keras(value: Value) -> bool:
 
 class Builder(KerasApi):
     def __init__(
-        self, module: cst.Module, resolve: Resolver | None = None, package: str | None = None
+        self,
+        module: ast.Module,
+        resolve: Resolver | None = None,
+        package: str | None = None,
+        code_of: Callable[[ast.AST], str] | None = None,
     ) -> None:
         self.module = module
+        self._code_of = code_of
         self.resolve = resolve
         self.package = package
         # Definitions of other project modules, by id of their node; the call in this file
         # through which the walk is in another module's code, and the call being made.
         self.foreign: dict[int, Imported] = {}
         self.adopted_globals: set[int] = set()
-        self.home_site: cst.CSTNode | None = None
-        self.current_call: cst.CSTNode | None = None
+        self.home_site: ast.AST | None = None
+        self.current_call: ast.AST | None = None
         self.class_of: dict[int, Class] = {}  # by id of the ClassDef: for inherited methods
         self.facts = Facts()
         self.seq = self.facts.main
         self.module_env: Env = {}
         self.local_depth = 0
         self.ctx: tuple[int, ...] = ()
-        self.stack: list[cst.FunctionDef] = []
+        self.stack: list[FunctionNode] = []
         self.returns: list[list[Values]] = []
         self.allocated: dict[tuple[int, tuple[int, ...]], Obj] = {}
         self.derived: dict[tuple[int, str], Obj] = {}
-        self.inlined: set[cst.FunctionDef] = set()
-        self.instantiated: set[cst.ClassDef] = set()
-        self.functions: list[tuple[cst.FunctionDef, Env]] = []
+        self.inlined: set[FunctionNode] = set()
+        self.instantiated: set[ast.ClassDef] = set()
+        self.functions: list[tuple[FunctionNode, Env]] = []
         self.classes: list[tuple[Class, Env]] = []
         self.guard: Guard | None = None
         self.loop_vars: list[Obj] = []
@@ -166,8 +176,8 @@ class Builder(KerasApi):
         finally:
             self.seq = saved
 
-    def _standalone_function(self, func: cst.FunctionDef, env: Env) -> None:
-        params = {p.name.value: (self._param_obj(p),) for p in all_params(func.params)}
+    def _standalone_function(self, func: FunctionNode, env: Env) -> None:
+        params = {p.name: (self._param_obj(p),) for p in all_params(func)}
         self._run_body(Function(func), params, env)
 
     def _standalone_class(self, klass: Class, env: Env) -> None:
@@ -178,7 +188,7 @@ class Builder(KerasApi):
         instance = self.new_obj("instance", klass.node, keras=False, cls=None)
         instance.class_def = klass.node
         init = self.find_method(klass.node, "__init__")
-        methods = [m for m in class_methods(klass.node) if m.name.value != "__init__"]
+        methods = [m for m in class_methods(klass.node) if m.name != "__init__"]
         for method in methods:
             self._entry(lambda m=method: self._standalone_method(klass, env, init, m))
 
@@ -197,8 +207,16 @@ class Builder(KerasApi):
             Function(method, klass.node), (), {}, env, self_value=instance, bind_unknown=True
         )
 
-    def _param_obj(self, param: cst.Param) -> Obj:
-        return self.new_obj("unknown", param, keras=False, trainable=None)
+    def _param_obj(self, param: Param) -> Obj:
+        return self.new_obj("unknown", param.node, keras=False, trainable=None)
+
+    def code_of(self, node: ast.AST) -> str:
+        """The code of a node, as written where it can be (labels and selectors)."""
+        if self._code_of is not None and self.home_site is None:
+            found = self._code_of(node)
+            if found:
+                return found
+        return ast.unparse(node)
 
     # ------------------------------------------------------------------ objects
     def new_obj(self, kind, node, *, keras=True, cls=None, trainable=True, **extra) -> Obj:
@@ -245,7 +263,7 @@ class Builder(KerasApi):
         return event
 
     # ------------------------------------------------------------------ statements
-    def exec_block(self, body: Sequence[cst.CSTNode], env: Env, module_level: bool = False) -> Env:
+    def exec_block(self, body: Sequence[ast.stmt], env: Env, module_level: bool = False) -> Env:
         """Run statements in order. The block owns `env` and updates it in place; whoever
         needs the environment before the block (a branch, a loop) passes a copy."""
         for statement in body:
@@ -254,66 +272,71 @@ class Builder(KerasApi):
                 self.module_env = env
         return env
 
-    def exec_statement(self, node: cst.CSTNode, env: Env) -> Env:
+    def exec_statement(self, node: ast.stmt, env: Env) -> Env:
         self.work += 1
-        if isinstance(node, cst.SimpleStatementLine):
-            for small in node.body:
-                env = self.exec_small(small, node, env)
+        kind = type(node)
+        if kind is ast.Expr:
+            value = node.value  # type: ignore[attr-defined]
+            if isinstance(value, ast.Compare) and is_discarded_trainable_test(value):
+                owner = value.left.value  # type: ignore[attr-defined]
+                self.facts.discarded_comparisons.append(
+                    DiscardedComparison(node, self.eval(owner, env), value)
+                )
+            self.eval(value, env)
             return env
-        if isinstance(node, cst.If):
-            return self.exec_if(node, env)
-        if isinstance(node, cst.For):
-            return self.exec_for(node, env)
-        if isinstance(node, cst.While):
-            self.eval(node.test, env)
-            return self._loop(node.body.body, node.orelse, env)
-        if isinstance(node, cst.Try | cst.TryStar):
+        if kind is ast.Assign:
+            values = self.eval(node.value, env)  # type: ignore[attr-defined]
+            for target in node.targets:  # type: ignore[attr-defined]
+                env = self.assign(target, values, node.value, node, env)  # type: ignore[attr-defined]
+            return env
+        if kind is ast.If:
+            return self.exec_if(node, env)  # type: ignore[arg-type]
+        if kind is ast.For or kind is ast.AsyncFor:
+            return self.exec_for(node, env)  # type: ignore[arg-type]
+        if kind is ast.While:
+            self.eval(node.test, env)  # type: ignore[attr-defined]
+            return self._loop(node.body, node.orelse, env)  # type: ignore[attr-defined]
+        if kind is ast.Try or kind is ast.TryStar:
             return self.exec_try(node, env)
-        if isinstance(node, cst.With):
-            for item in node.items:
-                values = self.eval(item.item, env)
-                if item.asname is not None:
-                    env = self.bind(item.asname.name, values, env)
-            return self.exec_block(node.body.body, env)
-        if isinstance(node, cst.FunctionDef):
-            env[node.name.value] = (Function(node),)
-            self.functions.append((node, env))
+        if kind is ast.With or kind is ast.AsyncWith:
+            for item in node.items:  # type: ignore[attr-defined]
+                values = self.eval(item.context_expr, env)
+                if item.optional_vars is not None:
+                    env = self.bind(item.optional_vars, values, env)
+            return self.exec_block(node.body, env)  # type: ignore[attr-defined]
+        if kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
+            env[node.name] = (Function(node),)  # type: ignore[attr-defined, arg-type]
+            self.functions.append((node, env))  # type: ignore[arg-type]
             return env
-        if isinstance(node, cst.ClassDef):
-            return self.exec_class(node, env)
-        if isinstance(node, cst.Match):
-            self.eval(node.subject, env)
-            return self._branches([case.body.body for case in node.cases] + [[]], env)
-        return env
+        if kind is ast.ClassDef:
+            return self.exec_class(node, env)  # type: ignore[arg-type]
+        if kind is ast.Match:
+            self.eval(node.subject, env)  # type: ignore[attr-defined]
+            return self._branches([case.body for case in node.cases] + [[]], env)  # type: ignore[attr-defined]
+        return self.exec_simple(node, env)
 
-    def exec_small(self, node: cst.BaseSmallStatement, line: cst.CSTNode, env: Env) -> Env:
-        statement = node  # findings point at the statement itself, not its whole line
-        if isinstance(node, cst.Import):
+    def exec_simple(self, node: ast.stmt, env: Env) -> Env:
+        """The statements without a body; findings point at the statement itself."""
+        statement = node
+        if isinstance(node, ast.Import):
             for alias in node.names:
                 dotted = bind_import(alias, env)
-                if dotted is None:
-                    continue
                 if names.is_keras_family(dotted) or dotted.split(".")[0] == "tensorflow":
                     self.facts.uses_keras = True
             return env
-        if isinstance(node, cst.ImportFrom):
+        if isinstance(node, ast.ImportFrom):
             return self.exec_import_from(node, env)
-        if isinstance(node, cst.Assign):
-            values = self.eval(node.value, env)
-            for target in node.targets:
-                env = self.assign(target.target, values, node.value, statement, env)
-            return env
-        if isinstance(node, cst.AnnAssign):
+        if isinstance(node, ast.AnnAssign):
             if node.value is None:
                 return env
             values = self.eval(node.value, env)
             return self.assign(node.target, values, node.value, statement, env)
-        if isinstance(node, cst.AugAssign):
+        if isinstance(node, ast.AugAssign):
             values = self.eval(node.value, env)
-            op = type(node.operator).__name__
-            if isinstance(node.target, cst.Attribute):
+            op = type(node.op).__name__
+            if isinstance(node.target, ast.Attribute):
                 owners = self.eval(node.target.value, env)
-                attr = node.target.attr.value
+                attr = node.target.attr
                 if attr in names.WEIGHT_LISTS:
                     self.facts.weight_mutations.append(
                         WeightMutation(statement, owners, attr, "+=")
@@ -324,61 +347,52 @@ class Builder(KerasApi):
                     )
                 )
                 return env
-            if isinstance(node.target, cst.Name):
-                env[node.target.value] = env.get(node.target.value, NOTHING) + values
+            if isinstance(node.target, ast.Name):
+                env[node.target.id] = env.get(node.target.id, NOTHING) + values
             return env
-        if isinstance(node, cst.Expr):
-            value = node.value
-            if isinstance(value, cst.Comparison) and is_discarded_trainable_test(value):
-                owner = value.left.value  # type: ignore[attr-defined]
-                self.facts.discarded_comparisons.append(
-                    DiscardedComparison(statement, self.eval(owner, env), value)
-                )
-            self.eval(value, env)
+        if isinstance(node, ast.Delete):
+            for target in node.targets:
+                self._exec_del(target, statement, env)
             return env
-        if isinstance(node, cst.Del):
-            self._exec_del(node.target, statement, env)
-            return env
-        if isinstance(node, cst.Return):
+        if isinstance(node, ast.Return):
             values = self.eval(node.value, env) if node.value is not None else NOTHING
             if self.returns:
                 self.returns[-1].append(values)
             self.emit("return", node)
             return env
-        if isinstance(node, cst.Raise):
+        if isinstance(node, ast.Raise):
             if node.exc is not None:
                 self.eval(node.exc, env)
             self.emit("raise", node)
             return env
-        if isinstance(node, cst.Break):
+        if isinstance(node, ast.Break):
             self.emit("break", node)
             return env
-        if isinstance(node, cst.Continue):
+        if isinstance(node, ast.Continue):
             self.emit("continue", node)
             return env
-        if isinstance(node, cst.Assert):
+        if isinstance(node, ast.Assert):
             self.eval(node.test, env)
             return env
         return env
 
-    def _exec_del(self, target: cst.BaseExpression, statement: cst.CSTNode, env: Env) -> None:
-        if isinstance(target, cst.Tuple | cst.List):
-            for element in target.elements:
-                self._exec_del(element.value, statement, env)
-        elif isinstance(target, cst.Subscript) and isinstance(target.value, cst.Attribute):
-            attr = target.value.attr.value
+    def _exec_del(self, target: ast.expr, statement: ast.stmt, env: Env) -> None:
+        if isinstance(target, ast.Tuple | ast.List):
+            for element in target.elts:
+                self._exec_del(element, statement, env)
+        elif isinstance(target, ast.Subscript) and isinstance(target.value, ast.Attribute):
+            attr = target.value.attr
             if attr in names.WEIGHT_LISTS:
                 owners = self.eval(target.value.value, env)
                 self.facts.weight_mutations.append(WeightMutation(statement, owners, attr, "del"))
 
-    def exec_import_from(self, node: cst.ImportFrom, env: Env) -> Env:
-        module = None if node.relative or node.module is None else dotted_name(node.module)
-        if node.relative and self.package is not None:
-            inner = dotted_name(node.module) if node.module is not None else None
-            module = absolute_import(self.package, len(node.relative), inner)
+    def exec_import_from(self, node: ast.ImportFrom, env: Env) -> Env:
+        module = None if node.level or node.module is None else node.module
+        if node.level and self.package is not None:
+            module = absolute_import(self.package, node.level, node.module)
         if module and (names.is_keras_family(module) or module.split(".")[0] == "tensorflow"):
             self.facts.uses_keras = True
-        if isinstance(node.names, cst.ImportStar):
+        if node.names and node.names[0].name == "*":
             # `from utils import *` of a project module: its public functions and classes.
             exported = getattr(self.resolve, "exported", None)
             if module and exported is not None:
@@ -386,14 +400,8 @@ class Builder(KerasApi):
                     env[name] = (Ref(f"{module}.{name}"),)
             return env
         for alias in node.names:
-            name = dotted_name(alias.name)
-            if name is None:
-                continue
-            local = (
-                alias.asname.name.value
-                if alias.asname and isinstance(alias.asname.name, cst.Name)
-                else name
-            )
+            name = alias.name
+            local = alias.asname or name
             if module is None:
                 env[local] = NOTHING
             else:
@@ -403,32 +411,30 @@ class Builder(KerasApi):
                     self.facts.uses_keras = True
         return env
 
-    def exec_if(self, node: cst.If, env: Env) -> Env:
+    def exec_if(self, node: ast.If, env: Env) -> Env:
         self.eval(node.test, env)
         then_guard, else_guard = self._guards_for(node.test)
         saved_guard = self.guard
         then_seq, else_seq = Seq(), Seq()
         self.guard = narrow(saved_guard, then_guard)
-        then_env = self._in_seq(then_seq, lambda: self.exec_block(node.body.body, dict(env)))
+        then_env = self._in_seq(then_seq, lambda: self.exec_block(node.body, dict(env)))
         self.guard = narrow(saved_guard, else_guard)
-        if node.orelse is None:
+        if not node.orelse:
             else_env = env
-        elif isinstance(node.orelse, cst.If):
-            else_env = self._in_seq(else_seq, lambda: self.exec_statement(node.orelse, env))
         else:
-            else_env = self._in_seq(else_seq, lambda: self.exec_block(node.orelse.body.body, env))
+            else_env = self._in_seq(else_seq, lambda: self.exec_block(node.orelse, env))
         self.guard = saved_guard
         if then_guard is not None:
             # A test on the loop variable splits the layers, not the paths: both arms run.
             self.seq.items.extend([then_seq, else_seq])
-            if node.orelse is None and skips_iteration(node.body.body):
+            if not node.orelse and skips_iteration(node.body):
                 # `if isinstance(layer, BN): continue`: the rest of the body sees the others.
                 self.guard = narrow(saved_guard, else_guard)
         else:
             self.seq.items.append(Branch([then_seq, else_seq]))
         return join(then_env, else_env)
 
-    def _guards_for(self, test: cst.BaseExpression) -> tuple[Guard | None, Guard | None]:
+    def _guards_for(self, test: ast.expr) -> tuple[Guard | None, Guard | None]:
         """Inside a loop over layers: does this test pick BatchNormalization layers?"""
         if not self.loop_vars:
             return None, None
@@ -436,7 +442,7 @@ class Builder(KerasApi):
             return None, None
         return bn_guards(test)
 
-    def exec_for(self, node: cst.For, env: Env) -> Env:
+    def exec_for(self, node: ast.For | ast.AsyncFor, env: Env) -> Env:
         iterable = self.eval(node.iter, env)
         self._weight_name_filters(iterable, node.target, node.body)
         loop_values: list[Value] = []
@@ -463,7 +469,7 @@ class Builder(KerasApi):
         if pushed:
             self.guard = None
         try:
-            return self._loop(node.body.body, node.orelse, env, at_least_once=bool(pushed))
+            return self._loop(node.body, node.orelse, env, at_least_once=bool(pushed))
         finally:
             self.guard = saved_guard
             del self.loop_vars[len(self.loop_vars) - len(pushed) :]
@@ -472,9 +478,9 @@ class Builder(KerasApi):
 
     def _bind_loop_target(self, target, loop_values: Values, iterable: Values, env: Env) -> Env:
         """`for layer in ...`, `for i, layer in enumerate(...)`, `for a, b in zip(x, y)`."""
-        if not (isinstance(target, cst.Tuple | cst.List) and target.elements):
+        if not (isinstance(target, ast.Tuple | ast.List) and target.elts):
             return self.bind(target, loop_values, env)
-        elements = [e.value for e in target.elements]
+        elements = [e.value if isinstance(e, ast.Starred) else e for e in target.elts]
         env = self.bind(target, NOTHING, env)
         markers = {v.name for v in iterable if isinstance(v, Ref)}
         if "enumerate" in markers and len(elements) == 2:
@@ -488,36 +494,35 @@ class Builder(KerasApi):
         loop = Loop(Seq(), Seq(), at_least_once)
         body_env = self._in_seq(loop.body, lambda: self.exec_block(body, dict(env)))
         joined = join(env, body_env)
-        if orelse is not None:
-            joined = self._in_seq(loop.orelse, lambda: self.exec_block(orelse.body.body, joined))
+        if orelse:
+            joined = self._in_seq(loop.orelse, lambda: self.exec_block(orelse, joined))
         self.seq.items.append(loop)
         return joined
 
     def exec_try(self, node, env: Env) -> Env:
         body_seq = Seq()
-        body_env = self._in_seq(body_seq, lambda: self.exec_block(node.body.body, dict(env)))
+        body_env = self._in_seq(body_seq, lambda: self.exec_block(node.body, dict(env)))
         alternatives = [Seq()]
         envs = [body_env]
-        if node.orelse is not None:
+        if node.orelse:
             envs[0] = self._in_seq(
-                alternatives[0], lambda: self.exec_block(node.orelse.body.body, dict(body_env))
+                alternatives[0], lambda: self.exec_block(node.orelse, dict(body_env))
             )
         for handler in node.handlers:
             seq = Seq()
             start = join(env, body_env)
             if handler.name is not None:
-                start = self.bind(handler.name.name, NOTHING, start)
-            envs.append(
-                self._in_seq(seq, lambda h=handler, s=start: self.exec_block(h.body.body, s))
-            )
+                start = dict(start)
+                start[handler.name] = NOTHING
+            envs.append(self._in_seq(seq, lambda h=handler, s=start: self.exec_block(h.body, s)))
             alternatives.append(seq)
         self.seq.items.append(body_seq)
         self.seq.items.append(Branch(alternatives))
         result = envs[0]
         for other in envs[1:]:
             result = join(result, other)
-        if node.finalbody is not None:
-            result = self.exec_block(node.finalbody.body.body, result)
+        if node.finalbody:
+            result = self.exec_block(node.finalbody, result)
         return result
 
     def _branches(self, bodies, env: Env) -> Env:
@@ -540,11 +545,11 @@ class Builder(KerasApi):
         finally:
             self.seq = saved
 
-    def exec_class(self, node: cst.ClassDef, env: Env) -> Env:
+    def exec_class(self, node: ast.ClassDef, env: Env) -> Env:
         bases: list[str] = []
         parents: list[Class] = []
-        for arg in node.bases:
-            for value in self.eval(arg.value, env):
+        for base_node in node.bases:
+            for value in self.eval(base_node, env):
                 if isinstance(value, Ref):
                     canonical = names.canonical(value.name)
                     if canonical:
@@ -563,21 +568,21 @@ class Builder(KerasApi):
                         bases.append(value.keras_base)
         klass = Class(node, tuple(bases), tuple(parents))
         self._know_class(klass)
-        env[node.name.value] = (klass,)
+        env[node.name] = (klass,)
         self.classes.append((klass, env))
         return env
 
     # ------------------------------------------------------------------ assignment
     def assign(self, target, values: Values, value_node, statement, env: Env) -> Env:
-        if isinstance(target, cst.Name):
-            env[target.value] = values
+        if isinstance(target, ast.Name):
+            env[target.id] = values
             for value in values:
                 if isinstance(value, Obj) and value.label is None:
-                    value.label = target.value
+                    value.label = target.id
             return env
-        if isinstance(target, cst.Attribute):
+        if isinstance(target, ast.Attribute):
             owners = self.eval(target.value, env)
-            attr = target.attr.value
+            attr = target.attr
             self.facts.attribute_writes.append(
                 AttributeWrite(statement, target, attr, owners, value_node, "=", self.in_callback)
             )
@@ -587,7 +592,7 @@ class Builder(KerasApi):
                 self.facts.weight_mutations.append(WeightMutation(statement, owners, attr, "="))
             for value in values:
                 if isinstance(value, Obj) and value.label is None:
-                    value.label = self.module.code_for_node(target)
+                    value.label = self.code_of(target)
             for owner in owners:
                 if isinstance(owner, Obj):
                     owner.attrs[attr] = values
@@ -595,22 +600,22 @@ class Builder(KerasApi):
                         for value in values:
                             owner.adopt(value)
             return env
-        if isinstance(target, cst.Tuple | cst.List):
-            items = self.unpack(target.elements, values)
-            for index, element in enumerate(target.elements):
-                env = self.assign(
-                    element.value, items[index] if items else NOTHING, None, statement, env
-                )
+        if isinstance(target, ast.Tuple | ast.List):
+            items = self.unpack(target.elts, values)
+            for index, element in enumerate(target.elts):
+                if isinstance(element, ast.Starred):
+                    element = element.value
+                env = self.assign(element, items[index] if items else NOTHING, None, statement, env)
             return env
-        if isinstance(target, cst.Subscript):
+        if isinstance(target, ast.Subscript):
             self.eval(target.value, env)
         return env
 
-    def unpack(self, elements: Sequence[cst.BaseElement], values: Values) -> list[Values] | None:
+    def unpack(self, elements: Sequence[ast.expr], values: Values) -> list[Values] | None:
         """What each target of `a, b = ...` / `first, *rest, last = ...` gets: the items of
         a literal or returned tuple, or the layers of `m.layers`; None when unknown."""
         count = len(elements)
-        stars = [i for i, e in enumerate(elements) if isinstance(e, cst.StarredElement)]
+        stars = [i for i, e in enumerate(elements) if isinstance(e, ast.Starred)]
         if len(stars) > 1:
             return None
         star = stars[0] if stars else None
@@ -638,18 +643,20 @@ class Builder(KerasApi):
         return [*head, middle, *tail]
 
     def bind(self, target, values: Values, env: Env) -> Env:
-        if isinstance(target, cst.Name):
-            env[target.value] = values
-        elif isinstance(target, cst.Tuple | cst.List):
-            for element in target.elements:
-                env = self.bind(element.value, NOTHING, env)
+        if isinstance(target, ast.Name):
+            env[target.id] = values
+        elif isinstance(target, ast.Tuple | ast.List):
+            for element in target.elts:
+                env = self.bind(element, NOTHING, env)
+        elif isinstance(target, ast.Starred):
+            env = self.bind(target.value, NOTHING, env)
         return env
 
     def trainable_write(self, owners: Values, value_node, statement, env: Env) -> None:
         literal = truth_literal(value_node)
-        if literal is None and isinstance(value_node, cst.Name):
+        if literal is None and isinstance(value_node, ast.Name):
             # `m.trainable = value` in `set_trainable(m, value)`: what this call passed.
-            bound = env.get(value_node.value, NOTHING)
+            bound = env.get(value_node.id, NOTHING)
             if (
                 len(bound) == 1
                 and isinstance(bound[0], Literal_)
@@ -675,77 +682,71 @@ class Builder(KerasApi):
             self.emit("assign", statement, target=owner, value=literal, guard=guard)
 
     # ------------------------------------------------------------------ expressions
-    def eval(self, node: cst.BaseExpression | None, env: Env) -> Values:
+    def eval(self, node: ast.expr | None, env: Env) -> Values:
         if node is None:
             return NOTHING
-        if isinstance(node, cst.Name):
-            if node.value in ("True", "False", "None"):
-                return (Literal_({"True": True, "False": False, "None": None}[node.value]),)
-            found = env.get(node.value)
+        kind = type(node)
+        if kind is ast.Name:
+            name = node.id  # type: ignore[attr-defined]
+            found = env.get(name)
             if found is None and self.stack:
-                found = self.module_env.get(node.value)
-            if found is None and node.value in BENIGN_CALLS:
-                return (Ref(node.value),)
+                found = self.module_env.get(name)
+            if found is None and name in BENIGN_CALLS:
+                return (Ref(name),)
             return found or NOTHING
-        if isinstance(node, cst.Attribute):
-            return self.eval_attribute(node, env)
-        if isinstance(node, cst.Call):
-            return self.eval_call(node, env)
-        if isinstance(node, cst.Subscript):
-            return self.eval_subscript(node, env)
-        if isinstance(node, cst.Integer | cst.Float | cst.SimpleString):
-            try:
-                return (Literal_(node.evaluated_value),)
-            except Exception:
-                return NOTHING
-        if isinstance(node, cst.List | cst.Tuple):
-            items = tuple(self.eval(e.value, env) for e in node.elements)
+        if kind is ast.Attribute:
+            return self.attribute_of(self.eval(node.value, env), node)  # type: ignore[attr-defined, arg-type]
+        if kind is ast.Call:
+            return self.eval_call(node, env)  # type: ignore[arg-type]
+        if kind is ast.Constant:
+            return (Literal_(node.value),)  # type: ignore[attr-defined]
+        if kind is ast.Subscript:
+            return self.eval_subscript(node, env)  # type: ignore[arg-type]
+        if kind is ast.List or kind is ast.Tuple:
+            items = tuple(self.eval(e, env) for e in node.elts)  # type: ignore[attr-defined]
             return (ListValue(items),)
-        if isinstance(node, cst.BinaryOperation):
-            return tensor_union(self.eval(node.left, env) + self.eval(node.right, env))
-        if isinstance(node, cst.UnaryOperation):
-            return tensor_union(self.eval(node.expression, env))
-        if isinstance(node, cst.IfExp):
-            self.eval(node.test, env)
-            return self.eval(node.body, env) + self.eval(node.orelse, env)
-        if isinstance(node, cst.Comparison):
-            self.eval(node.left, env)
-            for target in node.comparisons:
-                self.eval(target.comparator, env)
+        if kind is ast.BinOp:
+            return tensor_union(self.eval(node.left, env) + self.eval(node.right, env))  # type: ignore[attr-defined]
+        if kind is ast.UnaryOp:
+            return tensor_union(self.eval(node.operand, env))  # type: ignore[attr-defined]
+        if kind is ast.IfExp:
+            self.eval(node.test, env)  # type: ignore[attr-defined]
+            return self.eval(node.body, env) + self.eval(node.orelse, env)  # type: ignore[attr-defined]
+        if kind is ast.Compare:
+            self.eval(node.left, env)  # type: ignore[attr-defined]
+            for comparator in node.comparators:  # type: ignore[attr-defined]
+                self.eval(comparator, env)
             return NOTHING
-        if isinstance(node, cst.BooleanOperation):
-            return self.eval(node.left, env) + self.eval(node.right, env)
-        if isinstance(node, cst.NamedExpr):
-            return self.eval(node.value, env)
-        if isinstance(node, cst.Await):
-            return self.eval(node.expression, env)
-        if isinstance(node, cst.Dict):
-            for element in node.elements:
-                if isinstance(element, cst.DictElement):
-                    self.eval(element.value, env)
+        if kind is ast.BoolOp:
+            return tuple(v for operand in node.values for v in self.eval(operand, env))  # type: ignore[attr-defined]
+        if kind is ast.NamedExpr or kind is ast.Await or kind is ast.Starred:
+            return self.eval(node.value, env)  # type: ignore[attr-defined]
+        if kind is ast.Dict:
+            for key, value in zip(node.keys, node.values, strict=True):  # type: ignore[attr-defined]
+                if key is not None:  # `**spread` is not evaluated
+                    self.eval(value, env)
             return NOTHING
-        if isinstance(node, cst.ListComp | cst.GeneratorExp | cst.SetComp):
-            clause = node.for_in
+        if kind is ast.ListComp or kind is ast.GeneratorExp or kind is ast.SetComp:
+            clause = node.generators[0]  # type: ignore[attr-defined]
             if dotted_name(clause.iter) is not None:  # a plain `m.weights`: no side effects
                 self._weight_name_filters(self.eval(clause.iter, env), clause.target, node)
             return NOTHING
         return NOTHING
 
-    def _weight_name_filters(self, iterable: Values, target, scope: cst.CSTNode) -> None:
+    def _weight_name_filters(
+        self, iterable: Values, target, scope: ast.AST | list[ast.stmt]
+    ) -> None:
         """Record `w.name` tests that only Keras 2 names pass, where `w` runs over weights."""
-        if not isinstance(target, cst.Name):
+        if not isinstance(target, ast.Name):
             return
         for value in iterable:
             if isinstance(value, WeightList):
-                for test, literal in keras2_only_name_tests(scope, target.value):
+                for test, literal in keras2_only_name_tests(scope, target.id):
                     self.facts.weight_name_filters.append(WeightNameFilter(test, literal, value))
                 return
 
-    def eval_attribute(self, node: cst.Attribute, env: Env) -> Values:
-        return self.attribute_of(self.eval(node.value, env), node)
-
-    def attribute_of(self, bases: Values, node: cst.Attribute) -> Values:
-        attr = node.attr.value
+    def attribute_of(self, bases: Values, node: ast.Attribute) -> Values:
+        attr = node.attr
         result: list[Value] = []
         for base in bases:
             if isinstance(base, Ref):
@@ -778,57 +779,56 @@ class Builder(KerasApi):
                     result.append(Function(*method))
         return tuple(result)
 
-    def eval_subscript(self, node: cst.Subscript, env: Env) -> Values:
+    def eval_subscript(self, node: ast.Subscript, env: Env) -> Values:
         bases = self.eval(node.value, env)
         result: list[Value] = []
-        element = node.slice[0].slice if len(node.slice) == 1 else None
+        element = node.slice
         for base in bases:
-            if isinstance(base, LayerList) and element is not None:
-                if isinstance(element, cst.Index):
-                    index = int_literal(element.value)
-                    selector = f"{base.selector}[{index if index is not None else '?'}]"
-                    result.append(self.derive(base.owner, selector, node=node))
-                elif isinstance(element, cst.Slice):
+            if isinstance(base, LayerList):
+                if isinstance(element, ast.Slice):
                     lower, upper = int_literal(element.lower), int_literal(element.upper)
-                    text = self.module.code_for_node(element)
+                    text = self.code_of(element)
                     small = small_slice(lower, upper, element)
                     result.append(LayerList(base.owner, f"{base.selector}[{text}]", True, small))
-            elif (
-                isinstance(base, ListValue)
-                and element is not None
-                and isinstance(element, cst.Index)
-            ):
-                index = int_literal(element.value)
+                elif not isinstance(element, ast.Tuple):
+                    index = int_literal(element)
+                    selector = f"{base.selector}[{index if index is not None else '?'}]"
+                    result.append(self.derive(base.owner, selector, node=node))
+            elif isinstance(base, ListValue) and not isinstance(element, ast.Slice | ast.Tuple):
+                index = int_literal(element)
                 if index is not None and -len(base.items) <= index < len(base.items):
                     result.extend(base.items[index])
             elif isinstance(base, Obj) and base.kind == "tensor":
                 result.extend(tensor_union((base,)))  # a slice is a new tensor
-        for element_node in node.slice:
-            if isinstance(element_node.slice, cst.Index):
-                self.eval(element_node.slice.value, env)
+        for part in element.elts if isinstance(element, ast.Tuple) else (element,):
+            if not isinstance(part, ast.Slice):
+                self.eval(part, env)
         return tuple(result)
 
     # ------------------------------------------------------------------ calls
-    def eval_call(self, node: cst.Call, env: Env) -> Values:
+    def eval_call(self, node: ast.Call, env: Env) -> Values:
         owners: Values = NOTHING
-        if isinstance(node.func, cst.Attribute):
-            owners = self.eval(node.func.value, env)
-            callees = self.attribute_of(owners, node.func)
+        func = node.func
+        is_method = type(func) is ast.Attribute
+        if is_method:
+            owners = self.eval(func.value, env)  # type: ignore[attr-defined]
+            callees = self.attribute_of(owners, func)  # type: ignore[arg-type]
         else:
-            callees = self.eval(node.func, env)
+            callees = self.eval(func, env)
         positional: list[Values] = []
         keywords: dict[str, Values] = {}
         for arg in node.args:
-            values = self.eval(arg.value, env)
-            if arg.keyword is not None:
-                keywords[arg.keyword.value] = values
-            elif arg.star:
-                continue
+            if type(arg) is ast.Starred:
+                self.eval(arg.value, env)  # type: ignore[attr-defined]
             else:
-                positional.append(values)
+                positional.append(self.eval(arg, env))
+        for given in node.keywords:
+            values = self.eval(given.value, env)
+            if given.arg is not None:
+                keywords[given.arg] = values
         self.current_call = node
-        if isinstance(node.func, cst.Attribute):
-            method = node.func.attr.value
+        if is_method:
+            method = func.attr  # type: ignore[attr-defined]
             handled = self.method_call(node, method, owners, positional, keywords, env)
             if handled is not None:
                 return handled
@@ -864,7 +864,7 @@ class Builder(KerasApi):
             return tensors
         return tuple(result)
 
-    def _havoc(self, node: cst.Call, positional: list[Values], keywords: dict[str, Values]) -> None:
+    def _havoc(self, node: ast.Call, positional: list[Values], keywords: dict[str, Values]) -> None:
         """An unknown callee may freeze or compile what it is given: forget what we knew."""
         for values in [*positional, *keywords.values()]:
             for value in flatten(values):
@@ -892,14 +892,14 @@ class Builder(KerasApi):
             return NOTHING
         self.inline_counts[id(node)] = count + 1
         self.inlined.add(node)
-        params = all_params(node.params)
+        params = all_params(node)
         local: Env = {}
         args = list(positional)
         if self_value is not None and params and (function.owner is not None):
-            local[params[0].name.value] = (self_value,)
+            local[params[0].name] = (self_value,)
             params = params[1:]
         for param in params:
-            name = param.name.value
+            name = param.name
             if args and param.star not in ("*", "**"):
                 local[name] = args.pop(0)
             elif name in keywords:
@@ -960,8 +960,8 @@ class Builder(KerasApi):
                     self._know_class(value)
 
     def find_method(
-        self, klass: cst.ClassDef, name: str
-    ) -> tuple[cst.FunctionDef, cst.ClassDef] | None:
+        self, klass: ast.ClassDef, name: str
+    ) -> tuple[FunctionNode, ast.ClassDef] | None:
         """The method `name` of a class, its own or inherited from a project base class (of
         this file or another module), with the class that defines it."""
         todo, seen = [klass], set()
@@ -1045,9 +1045,7 @@ class Builder(KerasApi):
             closure.update({k: v for k, v in env.items() if k not in closure})
         closure.update(local)
         try:
-            self.exec_block(
-                node.body.body if isinstance(node.body, cst.IndentedBlock) else [node.body], closure
-            )
+            self.exec_block(node.body, closure)
         finally:
             returned = self.returns.pop()
             self.stack.pop()
@@ -1056,24 +1054,24 @@ class Builder(KerasApi):
         return tuple(v for values in returned for v in values)
 
 
-def bn_guards(test: cst.BaseExpression) -> tuple[Guard, Guard]:
+def bn_guards(test: ast.expr) -> tuple[Guard, Guard]:
     """Which layers each arm of `if test:` sees, in a loop over layers: the BatchNormalization
     ones, the others, or some of either. A BN exclusion holds wherever it stands in the test:
     `flag and not isinstance(layer, BN)` excludes BN in its body, `isinstance(layer, BN) or
     flag` in its else."""
     negated = False
-    while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+    while isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
         negated = not negated
-        test = test.expression
-    if isinstance(test, cst.BooleanOperation):
-        left, right = bn_guards(test.left), bn_guards(test.right)
-        if isinstance(test.operator, cst.And):
-            # Both hold in the body: either side's restriction does; the else is mixed.
-            then = next((g for g in (left[0], right[0]) if g != "other"), "other")
+        test = test.operand
+    if isinstance(test, ast.BoolOp):
+        parts = [bn_guards(value) for value in test.values]
+        if isinstance(test.op, ast.And):
+            # All hold in the body: any side's restriction does; the else is mixed.
+            then = next((g for g, _ in parts if g != "other"), "other")
             guards: tuple[Guard, Guard] = (then, "other")
         else:
-            # Neither holds in the else: either side's negation does; the body is mixed.
-            orelse = next((g for g in (left[1], right[1]) if g != "other"), "other")
+            # None holds in the else: any side's negation does; the body is mixed.
+            orelse = next((g for _, g in parts if g != "other"), "other")
             guards = ("other", orelse)
         return (guards[1], guards[0]) if negated else guards
     if tests_batchnorm(test):
@@ -1090,9 +1088,6 @@ def narrow(outer: Guard | None, inner: Guard | None) -> Guard | None:
     return inner
 
 
-def skips_iteration(body: Sequence[cst.CSTNode]) -> bool:
+def skips_iteration(body: Sequence[ast.stmt]) -> bool:
     """Does this block end the loop's iteration (`continue`, or `pass` then `continue`)?"""
-    if not body:
-        return False
-    last = body[-1]
-    return isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], cst.Continue)
+    return bool(body) and isinstance(body[-1], ast.Continue)

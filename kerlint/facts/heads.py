@@ -14,14 +14,14 @@ custom layer or loss, an op kerlint does not know) is None: unknown, and unknown
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
-
-import libcst as cst
 
 from kerlint.facts import names
 from kerlint.facts.model import Event, Literal_, Obj, Ref, Value
 from kerlint.facts.records import ListValue
+from kerlint.facts.syntax import has_star, keyword
 
 if TYPE_CHECKING:
     from kerlint.facts.builder import Builder
@@ -82,7 +82,7 @@ class Activation:
     """One activation applied at the head, where the code spells it."""
 
     name: str | None  # "softmax", "sigmoid", "linear", "relu", ...; None: not known
-    node: cst.CSTNode = field(
+    node: ast.AST = field(
         repr=False
     )  # the `activation=` value, the Activation layer or the function call
     how: str = "argument"  # "argument" (activation=), "layer", "function", "application"
@@ -93,7 +93,7 @@ class Head:
     """What produces a model's single output: the units and the activations after them."""
 
     units: int | None
-    layer: cst.CSTNode = field(repr=False)  # the Dense / Conv / application call with the units
+    layer: ast.AST = field(repr=False)  # the Dense / Conv / application call with the units
     activations: tuple[Activation, ...] = ()
     application: str | None = None  # keras.applications class, when the head is its top
 
@@ -108,9 +108,9 @@ class LossSpec:
     kind: str | None  # "categorical", "sparse", "binary", "other"; None: not known
     focal: bool
     from_logits: bool | None  # None: not a literal
-    node: cst.CSTNode | None  # the `loss=` value in the compile call
-    logits_arg: cst.Arg | None = None  # the `from_logits=` argument, when there is one
-    call: cst.Call | None = None  # the constructor call of a loss object
+    node: ast.AST | None  # the `loss=` value in the compile call
+    logits_arg: ast.keyword | None = None  # the `from_logits=` argument, when there is one
+    call: ast.Call | None = None  # the constructor call of a loss object
     spelled: str = "string"  # "string", "function", "class"
 
     @property
@@ -121,8 +121,8 @@ class LossSpec:
 @dataclass(frozen=True)
 class MetricSpec:
     name: str  # "accuracy", "BinaryAccuracy", "AUC", ... (strings as written)
-    node: cst.CSTNode | None  # the element of the metrics list, when the list is literal
-    call: cst.Call | None = None  # the constructor call, for metric objects
+    node: ast.AST | None  # the element of the metrics list, when the list is literal
+    call: ast.Call | None = None  # the constructor call, for metric objects
 
 
 @dataclass
@@ -145,7 +145,7 @@ class _Slot:
 class _Producer:
     layer: Obj | None
     function: str | None  # an activation function, when no layer made the tensor
-    node: cst.CSTNode
+    node: ast.AST
     inputs: Values
     axis_ok: bool = True
 
@@ -184,7 +184,7 @@ class HeadFacts:
     trains: list[_Train] = field(default_factory=list)
     # `preprocess_input` calls, and references passed to a call (`preprocessing_function=`):
     # the node to report and the keras.applications module the function belongs to.
-    preprocess_calls: list[tuple[cst.CSTNode, str]] = field(default_factory=list)
+    preprocess_calls: list[tuple[ast.AST, str]] = field(default_factory=list)
     ordered: dict[Obj, str] = field(default_factory=dict)  # arrays built in order: how
     shuffled: dict[Obj, int] = field(default_factory=dict)  # arrays shuffled: event index
     _allocated: dict | None = None
@@ -193,7 +193,7 @@ class HeadFacts:
     _heads: dict[tuple[int, int], Head | None] = field(default_factory=dict)
 
     # ---------------------------------------------------------------- hooks (builder)
-    def note_ref_call(self, builder: Builder, node: cst.Call, ref: Ref, positional, keywords):
+    def note_ref_call(self, builder: Builder, node: ast.Call, ref: Ref, positional, keywords):
         """Every call of a name: keep Keras constructors' arguments; an activation function
         applied to a tensor makes a tensor of its own (returned, so the builder uses it)."""
         self._allocated = builder.allocated
@@ -232,7 +232,7 @@ class HeadFacts:
         if structure == "sequential":
             layers = _argument(positional, keywords, "layers", 0) or ()
             slots: list[_Slot] = []
-            literal = isinstance(_call_arg(model.node, "layers", 0), cst.List | cst.Tuple)
+            literal = isinstance(_call_arg(model.node, "layers", 0), ast.List | ast.Tuple)
             if literal and len(layers) == 1 and isinstance(layers[0], ListValue):
                 # Only a list written in the call: a list kept in a variable may have grown
                 # (`.append`) in ways the values do not show.
@@ -271,19 +271,16 @@ class HeadFacts:
             _Train(event, list(positional), dict(keywords), len(builder.facts.events) - 1)
         )
 
-    def _preprocess_passed(self, node: cst.Call, positional, keywords) -> None:
+    def _preprocess_passed(self, node: ast.Call, positional, keywords) -> None:
         """`ImageDataGenerator(preprocessing_function=resnet50.preprocess_input)`."""
-        given = [a for a in node.args if not a.star]
-        plain = [a for a in given if a.keyword is None]
+        plain = [a for a in node.args if not isinstance(a, ast.Starred)]
         for index, arg in enumerate(plain):
-            self._preprocess_reference(
-                arg.value, positional[index] if index < len(positional) else ()
-            )
-        for arg in given:
-            if arg.keyword is not None:
-                self._preprocess_reference(arg.value, keywords.get(arg.keyword.value, ()))
+            self._preprocess_reference(arg, positional[index] if index < len(positional) else ())
+        for given in node.keywords:
+            if given.arg is not None:
+                self._preprocess_reference(given.value, keywords.get(given.arg, ()))
 
-    def _preprocess_reference(self, expression: cst.BaseExpression, values: Values) -> None:
+    def _preprocess_reference(self, expression: ast.expr, values: Values) -> None:
         if len(values) == 1 and isinstance(values[0], Ref):
             name = values[0].name
             module = _application_module(name) if name.endswith(".preprocess_input") else None
@@ -291,7 +288,7 @@ class HeadFacts:
                 self.preprocess_calls.append((expression, module))
 
     # ---------------------------------------------------------------- arrays (KL110)
-    def _numpy_call(self, builder: Builder, node: cst.Call, name: str, positional, keywords):
+    def _numpy_call(self, builder: Builder, node: ast.Call, name: str, positional, keywords):
         leaf = name.rsplit(".", 1)[-1]
         if name in SHUFFLES:
             self._shuffle(builder, positional)
@@ -432,10 +429,10 @@ class HeadFacts:
 
     def _application_head(self, model: Obj) -> Head | None:
         call = model.node
-        if not isinstance(call, cst.Call) or any(a.star for a in call.args):
+        if not isinstance(call, ast.Call) or has_star(call):
             return None
-        keywords = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
-        if any(a.keyword is None for a in call.args):
+        keywords = {k.arg: k.value for k in call.keywords}
+        if call.args:
             return None  # positional: which is include_top?
         include_top = keywords.get("include_top")
         if include_top is not None and _syntax_literal(include_top) is not True:
@@ -448,7 +445,7 @@ class HeadFacts:
         leaf = model.cls.rsplit(".", 1)[-1] if model.cls else ""
         if given is None:
             name: str | None = "softmax"
-            where: cst.CSTNode = call
+            where: ast.AST = call
         else:
             literal = _syntax_literal(given)
             if _is_none(given):
@@ -510,12 +507,12 @@ class HeadFacts:
             if len(items) != 1 or len(items[0]) != 1:
                 return None
             value = items[0][0]
-            if not isinstance(node, cst.List | cst.Tuple) or len(node.elements) != 1:
+            if not isinstance(node, ast.List | ast.Tuple) or len(node.elts) != 1:
                 return None
-            node = node.elements[0].value
+            node = node.elts[0]
         return self.loss_of(value, node)
 
-    def loss_of(self, value: Value, node: cst.CSTNode) -> LossSpec | None:
+    def loss_of(self, value: Value, node: ast.AST) -> LossSpec | None:
         if isinstance(value, Literal_) and isinstance(value.value, str):
             kind = LOSS_KINDS.get(value.value)
             if kind is not None:
@@ -536,13 +533,13 @@ class HeadFacts:
             if leaf not in LOSS_KINDS:
                 return LossSpec("other", False, None, node) if leaf in OTHER_LOSSES else None
             args = self.call_args(value)
-            call = value.node if isinstance(value.node, cst.Call) else None
-            if args is None or call is None or any(a.star for a in call.args):
+            call = value.node if isinstance(value.node, ast.Call) else None
+            if args is None or call is None or has_star(call):
                 return None
             positional, keywords = args
             if positional:
                 return None  # from_logits is the first positional argument of most of them
-            logits_arg = _arg(call, "from_logits")
+            logits_arg = keyword(call, "from_logits")
             from_logits: bool | None = False
             if "from_logits" in keywords:
                 literal = _literal(keywords["from_logits"])
@@ -560,8 +557,8 @@ class HeadFacts:
             return None
         items = values[0].items
         elements = (
-            [e.value for e in node.elements]
-            if isinstance(node, cst.List | cst.Tuple) and len(node.elements) == len(items)
+            list(node.elts)
+            if isinstance(node, ast.List | ast.Tuple) and len(node.elts) == len(items)
             else [None] * len(items)
         )
         result = []
@@ -576,7 +573,7 @@ class HeadFacts:
                 if canonical.startswith("keras.metrics."):
                     result.append(MetricSpec(canonical.rsplit(".", 1)[-1], element))
             elif isinstance(metric, Obj) and metric.cls and metric.cls.startswith("keras.metrics."):
-                call = metric.node if isinstance(metric.node, cst.Call) else None
+                call = metric.node if isinstance(metric.node, ast.Call) else None
                 inline = call is not None and call is element
                 result.append(
                     MetricSpec(metric.cls.rsplit(".", 1)[-1], element, call if inline else None)
@@ -679,47 +676,38 @@ def _literal(values: Values | None) -> object:
 _UNKNOWN = object()
 
 
-def _syntax_literal(node: cst.BaseExpression) -> object:
-    if isinstance(node, cst.Name) and node.value in ("True", "False"):
-        return node.value == "True"
-    if isinstance(node, cst.Integer | cst.SimpleString):
-        return node.evaluated_value
+def _syntax_literal(node: ast.expr) -> object:
+    if isinstance(node, ast.Constant) and type(node.value) in (bool, int, str):
+        return node.value
     return _UNKNOWN
 
 
-def _is_none(node: cst.BaseExpression) -> bool:
-    return isinstance(node, cst.Name) and node.value == "None"
+def _is_none(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
 
 
-def _arg(call: cst.Call, keyword: str) -> cst.Arg | None:
-    for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value == keyword:
-            return arg
-    return None
-
-
-def _arg_value(node: cst.CSTNode | None, keyword: str) -> cst.CSTNode:
-    if isinstance(node, cst.Call):
-        arg = _arg(node, keyword)
-        if arg is not None:
-            return arg.value
-        if keyword == "activation" and len(node.args) >= 2 and node.args[1].keyword is None:
-            return node.args[1].value
+def _arg_value(node: ast.AST | None, name: str) -> ast.AST:
+    if isinstance(node, ast.Call):
+        given = keyword(node, name)
+        if given is not None:
+            return given.value
+        if name == "activation" and len(node.args) >= 2:
+            return node.args[1]
     return node  # type: ignore[return-value]
 
 
-def _call_arg(node: cst.CSTNode | None, keyword: str, position: int) -> cst.BaseExpression | None:
-    return _compile_arg(node, keyword, position) if node is not None else None
+def _call_arg(node: ast.AST | None, name: str, position: int) -> ast.expr | None:
+    return _compile_arg(node, name, position) if node is not None else None
 
 
-def _compile_arg(node: cst.CSTNode, keyword: str, position: int) -> cst.BaseExpression | None:
-    if not isinstance(node, cst.Call):
+def _compile_arg(node: ast.AST, name: str, position: int) -> ast.expr | None:
+    if not isinstance(node, ast.Call):
         return None
-    arg = _arg(node, keyword)
-    if arg is not None:
-        return arg.value
-    positional = [a for a in node.args if a.keyword is None and not a.star]
-    return positional[position].value if len(positional) > position else None
+    given = keyword(node, name)
+    if given is not None:
+        return given.value
+    positional = [a for a in node.args if not isinstance(a, ast.Starred)]
+    return positional[position] if len(positional) > position else None
 
 
 def _application_module(name: str) -> str | None:

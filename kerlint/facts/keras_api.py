@@ -7,9 +7,8 @@ this file as the one place that knows Keras names (`keras.Sequential`, `fit`,
 
 from __future__ import annotations
 
+import ast
 from typing import TYPE_CHECKING
-
-import libcst as cst
 
 from kerlint.facts import names
 from kerlint.facts.model import Class, Function, Literal_, Obj, Ref, Seq, Value
@@ -27,7 +26,13 @@ from kerlint.facts.records import (
     sources,
     tensor_union,
 )
-from kerlint.facts.syntax import bool_literal, class_methods, find_method, passes_training_false
+from kerlint.facts.syntax import (
+    bool_literal,
+    class_methods,
+    find_method,
+    passes_training_false,
+    string_literal,
+)
 
 if TYPE_CHECKING:
     from kerlint.facts.builder import Builder
@@ -52,8 +57,8 @@ class KerasApi(_Base):
         # Only the property itself (`m.trainable_weights.append`): a list kept in a variable is
         # the program's own copy, and extending it is how extra variables are legitimately added.
         direct = (
-            isinstance(node.func.value, cst.Attribute)
-            and node.func.value.attr.value in names.WEIGHT_LISTS
+            isinstance(node.func.value, ast.Attribute)
+            and node.func.value.attr in names.WEIGHT_LISTS
         )
         weight_lists = [o for o in owners if isinstance(o, WeightList)] if direct else []
         if weight_lists and method in (
@@ -103,12 +108,12 @@ class KerasApi(_Base):
                     self.emit("start", node, target=obj, method=method)
                 elif method == "get_layer":
                     handled = True
-                    arg = node.args[0].value if node.args else None
+                    arg = node.args[0] if node.args else None
                     named = named_part(obj, arg)
                     if named is not None:  # the very layer made with that name
                         result.append(named)
                         continue
-                    label = self.module.code_for_node(arg) if arg is not None else "?"
+                    label = self.code_of(arg) if arg is not None else "?"
                     result.append(self.derive(obj, f".get_layer({label})", node=node))
                 elif method == "add" and positional:
                     handled = True
@@ -170,9 +175,8 @@ class KerasApi(_Base):
                     return (*flat, Ref(ref.name))  # how the loop target unpacks
                 return flat
             if ref.name == "setattr" and len(node.args) >= 3:
-                attr = node.args[1].value
-                if isinstance(attr, cst.SimpleString) and attr.evaluated_value == "trainable":
-                    self.trainable_write(positional[0], node.args[2].value, node, env)
+                if string_literal(node.args[1]) == "trainable":
+                    self.trainable_write(positional[0], node.args[2], node, env)
                 return NOTHING
             if ref.name.split(".")[0] in names.KERAS_FAMILY_ROOTS:
                 if leaf[:1].isupper() or leaf in ("from_preset",):
@@ -247,10 +251,10 @@ class KerasApi(_Base):
         self.facts.heads.note_model(self, model, structure, positional, keywords)
         return model
 
-    def call_layer(self, node: cst.Call, callee: Obj, positional, keywords) -> Obj:
+    def call_layer(self, node: ast.Call, callee: Obj, positional, keywords) -> Obj:
         training = None
-        for arg in node.args:
-            if arg.keyword is not None and arg.keyword.value == "training":
+        for arg in node.keywords:
+            if arg.arg == "training":
                 literal = bool_literal(arg.value)
                 training = Literal_(literal) if literal is not None else Literal_("unknown")
         self.emit("call", node, target=callee, training=training)
@@ -274,9 +278,7 @@ class KerasApi(_Base):
             )
         if base in ("keras.Model", "keras.Sequential", "keras.layers.Layer"):
             kind = "layer" if base == "keras.layers.Layer" else "model"
-            obj = self.new_obj(
-                kind, node, cls=klass.node.name.value, structure="subclassed", has_bn=None
-            )
+            obj = self.new_obj(kind, node, cls=klass.node.name, structure="subclassed", has_bn=None)
         else:
             obj = self.new_obj("instance", node, keras=False)
         obj.class_def = klass.node
@@ -309,7 +311,7 @@ class KerasApi(_Base):
                     bind_unknown=call is None,
                 )
             for method in class_methods(klass.node):
-                if method.name.value.startswith("on_"):
+                if method.name.startswith("on_"):
                     self._call_function(
                         Function(method, klass.node),
                         (),
@@ -334,13 +336,13 @@ class KerasApi(_Base):
             self.in_callback, self.seq = saved_flag, saved_seq
 
 
-def named_part(model: Obj, arg: cst.BaseExpression | None) -> Obj | None:
+def named_part(model: Obj, arg: ast.expr | None) -> Obj | None:
     """`model.get_layer("head")`: the one known layer of `model` made with `name="head"`.
     Keras looks among the model's own layers, not inside nested models; None when the name
     is not a literal, or no layer (or more than one) is known by it."""
-    if not isinstance(arg, cst.SimpleString):
+    wanted = string_literal(arg)
+    if wanted is None:
         return None
-    wanted = arg.evaluated_value
     found = [
         part
         for part in model.children

@@ -8,11 +8,10 @@ analyses can follow every path.
 
 from __future__ import annotations
 
+import ast
 import itertools
 from dataclasses import dataclass, field
 from typing import Literal
-
-import libcst as cst
 
 ObjKind = Literal[
     "model", "layer", "optimizer", "tensor", "tape", "callback", "instance", "unknown"
@@ -28,7 +27,7 @@ class Obj:
     """A symbolic object: what kerlint knows of one thing the program makes."""
 
     kind: ObjKind
-    node: cst.CSTNode | None
+    node: ast.AST | None
     cls: str | None = None  # canonical class, e.g. keras.applications.ResNet50
     keras: bool = True  # known to be a Keras object
     structure: Structure | None = None
@@ -42,7 +41,7 @@ class Obj:
     children: list[Obj] = field(default_factory=list)
     sources: set[Obj] = field(default_factory=set)  # tensors: the layers that made them
     attrs: dict[str, tuple[Value, ...]] = field(default_factory=dict)  # user-class instances
-    class_def: cst.ClassDef | None = None
+    class_def: ast.ClassDef | None = None
     calls_training_false: bool = False  # a subclassed model whose call() passes training=False
     has_train_step: bool = False
     label: str | None = None  # the first name the code gave it, for messages
@@ -90,8 +89,8 @@ class Literal_:
 class Function:
     """A function or method defined in this file (its summary is its body, spliced in)."""
 
-    node: cst.FunctionDef
-    owner: cst.ClassDef | None = None
+    node: ast.FunctionDef | ast.AsyncFunctionDef
+    owner: ast.ClassDef | None = None
 
 
 @dataclass(frozen=True)
@@ -102,7 +101,7 @@ class BoundMethod:
 
 @dataclass(frozen=True)
 class Class:
-    node: cst.ClassDef
+    node: ast.ClassDef
     bases: tuple[str, ...]  # canonical names of resolved Keras bases
     # The project's own base classes (of this file or another module): inherited methods.
     parents: tuple[Class, ...] = field(default=(), compare=False, repr=False)
@@ -132,7 +131,7 @@ class Event:
     """One thing the code does, at one node, to one or more objects."""
 
     kind: EventKind
-    node: cst.CSTNode
+    node: ast.AST
     target: Obj | None = None  # the model compiled/trained, the object assigned, ...
     value: bool | None = None  # assign: the literal value, None when not a literal
     optimizer: Obj | None = None  # compile: the optimizer object, None when fresh or unknown

@@ -8,14 +8,12 @@ its weight lists, a literal list or tuple).
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import libcst as cst
-
 from kerlint.facts.model import Class, Event, Function, Obj, Ref, Seq, Value
-from kerlint.facts.syntax import dotted_name
 
 if TYPE_CHECKING:
     from kerlint.facts.heads import HeadFacts
@@ -52,11 +50,11 @@ class ListValue:
 class AttributeWrite:
     """`x.attr = value` (or `+=`): the statement, what `x` may be, and the value written."""
 
-    statement: cst.CSTNode
-    target: cst.Attribute
+    statement: ast.AST
+    target: ast.Attribute
     attr: str
     owners: Values
-    value: cst.BaseExpression | None
+    value: ast.expr | None
     operator: str = "="
     in_callback: bool = False
 
@@ -65,7 +63,7 @@ class AttributeWrite:
 class WeightMutation:
     """An in-place change of a weight-list property (`m.trainable_weights.append(v)`)."""
 
-    node: cst.CSTNode
+    node: ast.AST
     owners: Values
     attr: str
     how: str
@@ -73,16 +71,16 @@ class WeightMutation:
 
 @dataclass
 class DiscardedComparison:
-    node: cst.CSTNode
+    node: ast.AST
     owners: Values
-    comparison: cst.Comparison
+    comparison: ast.Compare
 
 
 @dataclass
 class WeightsUse:
     """Variables handed to tape.gradient / apply_gradients / apply / minimize."""
 
-    node: cst.Call
+    node: ast.Call
     api: str
     lists: tuple[WeightList, ...]
 
@@ -104,8 +102,8 @@ class Imported:
 class ForeignSite:
     """A function of another module spliced in, and the call in this file that led there."""
 
-    function: cst.FunctionDef
-    call: cst.CSTNode
+    function: ast.AST
+    call: ast.AST
     origin: object
 
 
@@ -113,7 +111,7 @@ class ForeignSite:
 class WeightNameFilter:
     """A test of `w.name` over a weight list that only a Keras 2 name can pass (KL016)."""
 
-    node: cst.CSTNode
+    node: ast.AST
     literal: str
     weights: WeightList
 
@@ -147,13 +145,11 @@ def _head_facts() -> HeadFacts:
     return HeadFacts()
 
 
-def bind_import(alias: cst.ImportAlias, env: Env) -> str | None:
-    """`import a.b as c` binds `c` to a.b; `import a.b` binds `a`. The dotted name, or None."""
-    dotted = dotted_name(alias.name)
-    if dotted is None:
-        return None
-    if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-        env[alias.asname.name.value] = (Ref(dotted),)
+def bind_import(alias: ast.alias, env: Env) -> str:
+    """`import a.b as c` binds `c` to a.b; `import a.b` binds `a`. The dotted name."""
+    dotted = alias.name
+    if alias.asname is not None:
+        env[alias.asname] = (Ref(dotted),)
     else:
         root = dotted.split(".")[0]
         env[root] = (Ref(root),)

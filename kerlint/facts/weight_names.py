@@ -11,9 +11,10 @@ weight list; the scan covers only that subtree.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 
-import libcst as cst
+from kerlint.facts.syntax import string_literal
 
 # Bare variable names Keras 3 layers create: a literal these could contain may match in both.
 KERAS3_VARIABLE_NAMES = (
@@ -39,74 +40,68 @@ def keras2_only(literal: str, how: str) -> bool:
     return not any(literal in name for name in KERAS3_VARIABLE_NAMES)  # `in`, re.search
 
 
-def _string(node: cst.BaseExpression) -> str | None:
-    if isinstance(node, cst.SimpleString):
-        value = node.evaluated_value
-        return value if isinstance(value, str) else None
-    return None
+def _string(node: ast.AST) -> str | None:
+    return string_literal(node)
 
 
-def _is_name_of(node: cst.BaseExpression, var: str) -> bool:
+def _is_name_of(node: ast.AST, var: str) -> bool:
     return (
-        isinstance(node, cst.Attribute)
-        and node.attr.value == "name"
-        and isinstance(node.value, cst.Name)
-        and node.value.value == var
+        isinstance(node, ast.Attribute)
+        and node.attr == "name"
+        and isinstance(node.value, ast.Name)
+        and node.value.id == var
     )
 
 
-class _Finder(cst.CSTVisitor):
-    def __init__(self, var: str) -> None:
-        self.var = var
-        self.found: list[tuple[cst.CSTNode, str]] = []
-
-    def visit_Comparison(self, node: cst.Comparison) -> None:
-        left = node.left
-        for target in node.comparisons:
-            right = target.comparator
-            operator = target.operator
-            if isinstance(operator, cst.In | cst.NotIn) and _is_name_of(right, self.var):
-                literal = _string(left)
-                if literal is not None and keras2_only(literal, "in"):
-                    self.found.append((node, literal))
-            elif isinstance(operator, cst.Equal | cst.NotEqual):
-                for name_side, literal_side in ((left, right), (right, left)):
-                    literal = _string(literal_side)
-                    if (
-                        _is_name_of(name_side, self.var)
-                        and literal is not None
-                        and keras2_only(literal, "==")
-                    ):
-                        self.found.append((node, literal))
-            left = right
-
-    def visit_Call(self, node: cst.Call) -> None:
-        func = node.func
-        if not node.args:
-            return
-        literal = _string(node.args[0].value)
-        if literal is None:
-            return
-        if (
-            isinstance(func, cst.Attribute)
-            and func.attr.value in ("startswith", "endswith")
-            and _is_name_of(func.value, self.var)
-        ):
-            if keras2_only(literal, func.attr.value):
-                self.found.append((node, literal))
-            return
-        elif (
-            isinstance(func, cst.Attribute)
-            and func.attr.value in ("match", "search", "fullmatch")
-            and len(node.args) >= 2
-            and _is_name_of(node.args[1].value, self.var)
-            and keras2_only(literal, "startswith" if func.attr.value == "match" else "in")
-        ):
-            self.found.append((node, literal))
+def _comparison_tests(node: ast.Compare, var: str) -> Iterator[tuple[ast.AST, str]]:
+    left = node.left
+    for operator, right in zip(node.ops, node.comparators, strict=True):
+        if isinstance(operator, ast.In | ast.NotIn) and _is_name_of(right, var):
+            literal = _string(left)
+            if literal is not None and keras2_only(literal, "in"):
+                yield node, literal
+        elif isinstance(operator, ast.Eq | ast.NotEq):
+            for name_side, literal_side in ((left, right), (right, left)):
+                literal = _string(literal_side)
+                if (
+                    _is_name_of(name_side, var)
+                    and literal is not None
+                    and keras2_only(literal, "==")
+                ):
+                    yield node, literal
+        left = right
 
 
-def keras2_only_name_tests(scope: cst.CSTNode, var: str) -> Iterator[tuple[cst.CSTNode, str]]:
-    """(test node, literal) for each Keras-2-only test of `<var>.name` inside `scope`."""
-    finder = _Finder(var)
-    scope.visit(finder)
-    yield from finder.found
+def _call_tests(node: ast.Call, var: str) -> Iterator[tuple[ast.AST, str]]:
+    func = node.func
+    if not node.args or not isinstance(func, ast.Attribute):
+        return
+    literal = _string(node.args[0])
+    if literal is None:
+        return
+    if func.attr in ("startswith", "endswith") and _is_name_of(func.value, var):
+        if keras2_only(literal, func.attr):
+            yield node, literal
+    elif (
+        func.attr in ("match", "search", "fullmatch")
+        and len(node.args) >= 2
+        and _is_name_of(node.args[1], var)
+        and keras2_only(literal, "startswith" if func.attr == "match" else "in")
+    ):
+        yield node, literal
+
+
+def keras2_only_name_tests(
+    scope: ast.AST | list[ast.stmt], var: str
+) -> Iterator[tuple[ast.AST, str]]:
+    """(test node, literal) for each Keras-2-only test of `<var>.name` inside `scope` (a
+    node, or a block of statements), in the order of the source."""
+    found: list[tuple[ast.AST, str]] = []
+    roots = scope if isinstance(scope, list) else [scope]
+    for node in (part for root in roots for part in ast.walk(root)):
+        if isinstance(node, ast.Compare):
+            found.extend(_comparison_tests(node, var))
+        elif isinstance(node, ast.Call):
+            found.extend(_call_tests(node, var))
+    found.sort(key=lambda item: (item[0].lineno, item[0].col_offset))  # type: ignore[attr-defined]
+    yield from found

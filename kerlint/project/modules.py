@@ -11,12 +11,14 @@ many files import it; the import closure of a file (for the prefilter and the ca
 is found from the text alone, without parsing. With the cache, a dependency's parsed
 module is kept there under the hash of its bytes (pickled: loading it is about four times
 faster than parsing), so a one-file run after a change of that file alone parses nothing
-else. The entries are written by kerlint into its own cache folder, as Python's
-`__pycache__` is; one that cannot be loaded is parsed again.
+else (CPython's tree: unpickling it takes about 60% of parsing it). The entries are written
+by kerlint into its own cache folder, as Python's `__pycache__` is; one that cannot be
+loaded is parsed again.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import os
 from collections.abc import Iterable
@@ -25,11 +27,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import libcst as cst
-
-from kerlint.engine import _parse, _python_verdict
+from kerlint.engine import _python_tree_or_error
 from kerlint.facts import names
 from kerlint.facts.model import Class, Function, Ref
+from kerlint.facts.positions import SourceText
 from kerlint.facts.records import Env, Imported, bind_import, class_base
 from kerlint.facts.syntax import absolute_import, dotted_name
 from kerlint.project.index import ModuleFile, ProjectIndex, imported_modules
@@ -54,22 +55,23 @@ class ModuleRecord:
     display: str
     data: bytes = field(repr=False)
     text: str = field(repr=False)
-    module: cst.Module | None = field(default=None, repr=False)
+    module: ast.Module | None = field(default=None, repr=False)
     globals: Env = field(default_factory=dict, repr=False)
 
     @cached_property
-    def positions(self):
-        """Line and column of every node, computed only when a finding lies here."""
-        from libcst.metadata import MetadataWrapper, PositionProvider
+    def source(self) -> SourceText:
+        """To place and quote its nodes, only when a finding lies here."""
+        return SourceText(self.text)
 
-        assert self.module is not None
-        return MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
+    @cached_property
+    def _nodes(self) -> set[int]:
+        return {id(node) for node in ast.walk(self.module)} if self.module is not None else set()
 
-    def line(self, node: cst.CSTNode) -> int:
-        try:
-            return self.positions[node].start.line
-        except KeyError:
-            return 0
+    def holds(self, node: ast.AST) -> bool:
+        return id(node) in self._nodes
+
+    def line(self, node: ast.AST) -> int:
+        return getattr(node, "lineno", 0) if self.holds(node) else 0
 
     @property
     def digest(self) -> str:
@@ -163,14 +165,14 @@ class Project:
                         self._by_node.pop(id(value.node), None)
         return record
 
-    def definition_of(self, node: cst.CSTNode) -> Imported | None:
+    def definition_of(self, node: ast.AST) -> Imported | None:
         """The module-level function or class `node` of a parsed module, with its globals."""
         return self._by_node.get(id(node))
 
-    def _load_or_parse(self, record: ModuleRecord) -> cst.Module | None:
+    def _load_or_parse(self, record: ModuleRecord) -> ast.Module | None:
         """The parsed module: from the cache when it holds these bytes' parse, else parsed
-        (None: a syntax error, or a LibCST bug, in a dependency makes it unknown)."""
-        key = self.cache.blob_key("cst", record.data) if self.cache is not None else None
+        (None: a dependency CPython rejects is unknown)."""
+        key = self.cache.blob_key("ast", record.data) if self.cache is not None else None
         if key is not None:
             import pickle
 
@@ -178,18 +180,12 @@ class Project:
             if blob is not None:
                 try:
                     module = pickle.loads(blob)
-                except Exception:  # damaged or from another LibCST: parse it again
+                except Exception:  # damaged or from another Python: parse it again
                     module = None
-                if isinstance(module, cst.Module):
+                if isinstance(module, ast.Module):
                     return module
-        if _python_verdict(record.text) is not None:
-            # CPython rejects it (a syntax error, or nesting deep enough to overflow LibCST's
-            # native parser): never parsed, so a hostile dependency cannot take the run down.
-            return None
-        try:
-            # The GC paused, validation skipped (CPython accepted it), as for any file.
-            module = _parse(record.text, deep_stack=False, trusted=True)
-        except Exception:
+        module, _ = _python_tree_or_error(record.text)
+        if not isinstance(module, ast.Module):
             return None
         self.parses += 1
         if key is not None:
@@ -278,7 +274,7 @@ class Resolver:
     def package(self) -> str | None:
         return self.project.package_of(self.importer) if self.importer is not None else None
 
-    def definition_of(self, node: cst.CSTNode) -> Imported | None:
+    def definition_of(self, node: ast.AST) -> Imported | None:
         return self.project.definition_of(node)
 
     def exported(self, module: str) -> list[str]:
@@ -327,27 +323,24 @@ class Resolver:
         return None
 
 
-def _define(body: Iterable[cst.CSTNode], env: Env, package: str, resolver: Resolver) -> None:
+def _define(body: Iterable[ast.stmt], env: Env, package: str, resolver: Resolver) -> None:
     """Module-level imports, functions and classes (also under `if` and `try`): the globals."""
     for statement in body:
-        if isinstance(statement, cst.SimpleStatementLine):
-            for small in statement.body:
-                if isinstance(small, cst.Import):
-                    for alias in small.names:
-                        bind_import(alias, env)
-                elif isinstance(small, cst.ImportFrom):
-                    _define_from(small, env, package)
-                elif (
-                    isinstance(small, cst.Assign)
-                    and len(small.targets) == 1
-                    and isinstance(small.targets[0].target, cst.Name)
-                ):  # `build = build_model`: an alias; anything else is unknown
-                    alias_of = dotted_name(small.value)
-                    name = small.targets[0].target.value
-                    env[name] = _lookup(alias_of, env) if alias_of else ()
-        elif isinstance(statement, cst.FunctionDef):
-            env[statement.name.value] = (Function(statement),)
-        elif isinstance(statement, cst.ClassDef):
+        if isinstance(statement, ast.Import):
+            for alias in statement.names:
+                bind_import(alias, env)
+        elif isinstance(statement, ast.ImportFrom):
+            _define_from(statement, env, package)
+        elif (
+            isinstance(statement, ast.Assign)
+            and len(statement.targets) == 1
+            and isinstance(statement.targets[0], ast.Name)
+        ):  # `build = build_model`: an alias; anything else is unknown
+            alias_of = dotted_name(statement.value)
+            env[statement.targets[0].id] = _lookup(alias_of, env) if alias_of else ()
+        elif isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef):
+            env[statement.name] = (Function(statement),)
+        elif isinstance(statement, ast.ClassDef):
             bases: list[str] = []
             parents: list[Class] = []
             for base in _class_bases(statement, env, resolver):
@@ -357,30 +350,20 @@ def _define(body: Iterable[cst.CSTNode], env: Env, package: str, resolver: Resol
                         bases.append(base.keras_base)
                 else:
                     bases.append(base)
-            env[statement.name.value] = (Class(statement, tuple(bases), tuple(parents)),)
-        elif isinstance(statement, cst.If):
-            _define(statement.body.body, env, package, resolver)
-            if isinstance(statement.orelse, cst.Else):
-                _define(statement.orelse.body.body, env, package, resolver)
-        elif isinstance(statement, cst.Try):
-            _define(statement.body.body, env, package, resolver)
+            env[statement.name] = (Class(statement, tuple(bases), tuple(parents)),)
+        elif isinstance(statement, ast.If):
+            _define(statement.body, env, package, resolver)
+            _define(statement.orelse, env, package, resolver)
+        elif isinstance(statement, ast.Try | ast.TryStar):
+            _define(statement.body, env, package, resolver)
 
 
-def _define_from(node: cst.ImportFrom, env: Env, package: str) -> None:
-    inner = dotted_name(node.module) if node.module is not None else None
-    module = absolute_import(package, len(node.relative), inner) if node.relative else inner
-    if isinstance(node.names, cst.ImportStar) or module is None:
+def _define_from(node: ast.ImportFrom, env: Env, package: str) -> None:
+    module = absolute_import(package, node.level, node.module) if node.level else node.module
+    if module is None or (node.names and node.names[0].name == "*"):
         return
     for alias in node.names:
-        name = dotted_name(alias.name)
-        if name is None:
-            continue
-        local = (
-            alias.asname.name.value
-            if alias.asname and isinstance(alias.asname.name, cst.Name)
-            else name
-        )
-        env[local] = (Ref(f"{module}.{name}"),)
+        env[alias.asname or alias.name] = (Ref(f"{module}.{alias.name}"),)
 
 
 def _lookup(dotted: str, env: Env) -> tuple:
@@ -393,10 +376,10 @@ def _lookup(dotted: str, env: Env) -> tuple:
     return ()
 
 
-def _class_bases(node: cst.ClassDef, env: Env, resolver: Resolver) -> Iterable[str | Class]:
+def _class_bases(node: ast.ClassDef, env: Env, resolver: Resolver) -> Iterable[str | Class]:
     """The bases of a class: canonical Keras names, and the project's own classes."""
-    for arg in node.bases:
-        dotted = dotted_name(arg.value)
+    for base_node in node.bases:
+        dotted = dotted_name(base_node)
         if dotted is None:
             continue
         for value in _lookup(dotted, env):

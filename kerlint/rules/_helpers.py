@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import libcst as cst
+import ast
 
 from kerlint.facts import FileFacts
 from kerlint.facts.model import Event, Obj
@@ -11,24 +11,21 @@ from kerlint.facts.model import Event, Obj
 def called_on(facts: FileFacts, event: Event) -> str:
     """`model` for `model.fit(...)`: how the code names the object a method is called on."""
     node = event.node
-    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
         return facts.code(node.func.value)
     return event.target.describe() if event.target else "the model"
 
 
 def method_of(event: Event) -> str:
     node = event.node
-    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
-        return node.func.attr.value
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        return node.func.attr
     return event.method or "fit"
 
 
 def assigned_target(facts: FileFacts, event: Event) -> str:
     """`base.trainable = True` as the code wrote it (first line only)."""
-    node = event.node
-    if isinstance(node, cst.Assign):
-        return facts.code(node).splitlines()[0]
-    return facts.code(node).splitlines()[0]
+    return facts.code(event.node).splitlines()[0]
 
 
 def short_class(obj: Obj) -> str | None:
@@ -49,4 +46,6 @@ def made_in_the_call(compile_: Event, optimizer: Obj) -> bool:
     """`compile(optimizer=keras.optimizers.Adam(...))`: each run of the call makes a new one,
     so it is never reused nor shared."""
     call = compile_.node
-    return isinstance(call, cst.Call) and any(arg.value is optimizer.node for arg in call.args)
+    return isinstance(call, ast.Call) and any(
+        given is optimizer.node for given in [*call.args, *(k.value for k in call.keywords)]
+    )

@@ -13,9 +13,8 @@ what the file's `KerasMode` asks for:
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable, Iterable, Iterator
-
-import libcst as cst
 
 from kerlint.facts import FileFacts
 from kerlint.rules.base import Finding
@@ -53,8 +52,8 @@ def by_mode(
         yield combine(k3.get(node), k2.get(node))
 
 
-def _by_node(findings: Iterable[Finding]) -> dict[cst.CSTNode, Finding]:
-    found: dict[cst.CSTNode, Finding] = {}
+def _by_node(findings: Iterable[Finding]) -> dict[ast.AST, Finding]:
+    found: dict[ast.AST, Finding] = {}
     for finding in findings:
         found.setdefault(finding.node, finding)
     return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 class Replacement:
     """Swap one node of the parsed module for another: the unit every fix is made of."""
 
-    old: cst.CSTNode
+    old: ast.AST | cst.CSTNode  # a node of CPython's tree, or of LibCST's
     new: cst.CSTNode | str
     # Insert `new` as statements after `old` (a statement) instead of replacing it.
     insert_after: bool = False
@@ -36,7 +37,7 @@ class FixSpec:
 class Finding:
     """What a rule reports: the node to point at, the message, and maybe a fix."""
 
-    node: cst.CSTNode
+    node: ast.AST
     message: str
     fix: FixSpec | None = None
 

@@ -100,21 +100,22 @@ def _recompile(
     absent, or a visible `keras.optimizers.X(...)` call, written again to make a new one.
     A change made inside a loop over layers gets the compile after the loop.
     """
-    if compiled is None or not isinstance(compiled.node, cst.Call):
+    call = facts.cst(compiled.node) if compiled is not None else None
+    anchor = facts.cst(origin.node)
+    training = facts.cst(train.node)
+    if not isinstance(call, cst.Call) or anchor is None or training is None:
         return None
-    call = compiled.node
     if not (isinstance(call.func, cst.Attribute) and call.func.attr.value == "compile"):
         return None
     receiver = call.func.value
     if not simple_reference(receiver) or facts.code(receiver) != called_on(facts, train):
         return None
-    anchor = origin.node
     if origin.target is not None and "[*]" in (origin.target.selector or ""):
         anchor = next((n for n in ancestors(facts, anchor) if isinstance(n, cst.For)), None)
         if anchor is None:
             return None
     scope = scope_of(facts, anchor)
-    if scope_of(facts, call) is not scope or scope_of(facts, train.node) is not scope:
+    if scope_of(facts, call) is not scope or scope_of(facts, training) is not scope:
         return None
     args = list(call.args)
     for index, arg in enumerate(args):
@@ -123,7 +124,7 @@ def _recompile(
             continue
         if isinstance(arg.value, cst.SimpleString | cst.ConcatenatedString):
             break
-        fresh = fresh_optimizer(facts, compiled.optimizer, anchor)
+        fresh = fresh_optimizer(facts, compiled.optimizer, anchor)  # type: ignore[union-attr]
         if fresh is None:
             return None
         args[index] = arg.with_changes(value=fresh)

@@ -140,7 +140,7 @@ def _refreeze_bn(facts: FileFacts, origin: Event, holder: Obj) -> FixSpec | None
     a model nested inside the one unfrozen (`.layers` does not reach them) or when the
     module has no name for BatchNormalization.
     """
-    node = origin.node
+    node = facts.cst(origin.node)
     if not (isinstance(node, cst.Assign) and len(node.targets) == 1):
         return None
     target = node.targets[0].target

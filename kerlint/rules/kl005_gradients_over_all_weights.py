@@ -44,26 +44,29 @@ def _safe_fixes(facts: FileFacts, found: list) -> dict[int, FixSpec]:
     """
     by_scope: dict[int, tuple[object, list]] = {}
     for use, attrs in found:
-        scope = scope_of(facts, use.node)
-        by_scope.setdefault(id(scope), (scope, []))[1].append((use, attrs))
+        call = facts.cst(use.node)
+        if call is None:
+            return {}
+        scope = scope_of(facts, call)
+        by_scope.setdefault(id(scope), (scope, []))[1].append((use, call, attrs))
     fixes: dict[int, FixSpec] = {}
     for scope, uses in by_scope.values():
         renamed: list[cst.Attribute] = []
         covered: set[int] = set()
-        for use, attrs in uses:  # a call nested in another is found in both
-            for node in _weight_lists_in_call(use.node, attrs):
+        for _, call, attrs in uses:  # a call nested in another is found in both
+            for node in _weight_lists_in_call(call, attrs):
                 if id(node) not in covered:
                     covered.add(id(node))
                     renamed.append(node)
         reads = weight_lists_in(facts, scope)  # type: ignore[arg-type]
         if not renamed or any(id(node) not in covered for node in reads):
             continue
-        first = uses[0][1][0]
+        first = uses[0][2][0]
         replacements = tuple(
             Replacement(node.attr, cst.Name(TRAINABLE_NAME[node.attr.value])) for node in renamed
         )
         spec = FixSpec(f"Use `.{TRAINABLE_NAME[first]}`", replacements, "safe")
-        for use, _ in uses:
+        for use, _, _ in uses:
             fixes[id(use.node)] = spec
     return fixes
 

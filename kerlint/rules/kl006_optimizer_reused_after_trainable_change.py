@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 
 import libcst as cst
 
 from kerlint.facts import FileFacts
 from kerlint.facts.model import Event
+from kerlint.facts.syntax import keyword
 from kerlint.fixgen import fresh_optimizer
 from kerlint.rules._helpers import called_on, made_in_the_call
 from kerlint.rules._modes import by_mode
@@ -76,7 +78,7 @@ def _reuses(facts: FileFacts) -> Iterator[tuple[Finding, bool]]:
 
 def _new_optimizer(facts: FileFacts, compile_: Event) -> FixSpec | None:
     """Pass a new instance: the visible `keras.optimizers.X(...)` call, written again."""
-    call = compile_.node
+    call = facts.cst(compile_.node)
     if not isinstance(call, cst.Call):
         return None
     for index, arg in enumerate(call.args):
@@ -93,13 +95,13 @@ def _new_optimizer(facts: FileFacts, compile_: Event) -> FixSpec | None:
     return None
 
 
-def _optimizer_code(facts: FileFacts, call: cst.CSTNode) -> str:
-    if isinstance(call, cst.Call):
-        for index, arg in enumerate(call.args):
-            if (arg.keyword is not None and arg.keyword.value == "optimizer") or (
-                arg.keyword is None and index == 0
-            ):
-                return facts.code(arg.value)
+def _optimizer_code(facts: FileFacts, call: ast.AST) -> str:
+    if isinstance(call, ast.Call):
+        given = keyword(call, "optimizer")
+        if given is not None:
+            return facts.code(given.value)
+        if call.args and not isinstance(call.args[0], ast.Starred):
+            return facts.code(call.args[0])
     return "optimizer"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Iterator
 
@@ -17,18 +18,20 @@ MEANT = {
 }  # fmt: skip
 
 
-def literal(node: cst.BaseExpression | None) -> tuple[bool, object]:
+def literal(node: ast.expr | None) -> tuple[bool, object]:
     """(is a non-bool literal, its value)."""
-    if isinstance(node, cst.SimpleString | cst.ConcatenatedString):
-        value = node.evaluated_value
-        return (isinstance(value, str), value)
-    if isinstance(node, cst.Integer | cst.Float):
-        return True, node.evaluated_value
-    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
-        inner, value = literal(node.expression)
+    if isinstance(node, ast.Constant):
+        value = node.value
+        if isinstance(value, str):
+            return True, value
+        if value is None:
+            return True, None
+        if type(value) in (int, float):
+            return True, value
+        return False, value if isinstance(value, bytes) else None
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        inner, value = literal(node.operand)
         return (inner and isinstance(value, int | float), -value if inner else None)  # type: ignore[operator]
-    if isinstance(node, cst.Name) and node.value == "None":
-        return True, None
     return False, None
 
 
@@ -49,7 +52,7 @@ def check(facts: FileFacts) -> Iterator[Finding]:
             meant = False
         shown = _shown(value)
         fix = None
-        if meant is not None and isinstance(write.value, cst.BaseExpression):
+        if meant is not None and write.value is not None:
             fix = FixSpec(
                 f"Replace with `{meant}`", (Replacement(write.value, cst.Name(str(meant))),), "safe"
             )

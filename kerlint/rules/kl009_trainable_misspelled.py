@@ -47,13 +47,17 @@ def check(facts: FileFacts) -> Iterator[Finding]:
             continue
         if not any(is_keras(owner) for owner in write.owners):
             continue
+        target = facts.cst(write.target)
+        fix = (
+            FixSpec("Rename to `trainable`", (Replacement(target.attr, cst.Name(TARGET)),))
+            if isinstance(target, cst.Attribute)
+            else None
+        )
         yield Finding(
             write.statement,
             f"`.{write.attr}` is not a Keras attribute (did you mean `trainable`?): assigning it "
             "silently creates a new attribute and nothing is frozen or unfrozen.",
-            fix=FixSpec(
-                "Rename to `trainable`", (Replacement(write.target.attr, cst.Name(TARGET)),)
-            ),
+            fix=fix,
         )
 
 

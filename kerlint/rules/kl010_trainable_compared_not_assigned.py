@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Iterator
 
@@ -20,13 +21,11 @@ def check(facts: FileFacts) -> Iterator[Finding]:
         if not keras and (known_other or not facts.uses_keras):
             continue
         comparison = discarded.comparison
-        target = comparison.comparisons[0]
-        meant = _meant_value(target)
+        meant = _meant_value(comparison)
+        left = facts.cst(comparison.left) if meant is not None else None
         fix = None
-        if meant is not None:
-            assign = cst.Assign(
-                targets=[cst.AssignTarget(comparison.left)], value=cst.Name(str(meant))
-            )
+        if isinstance(left, cst.Attribute):
+            assign = cst.Assign(targets=[cst.AssignTarget(left)], value=cst.Name(str(meant)))
             fix = FixSpec(f"Assign `{meant}`", (Replacement(discarded.node, assign),))
         code = facts.code(comparison)
         yield Finding(
@@ -37,14 +36,13 @@ def check(facts: FileFacts) -> Iterator[Finding]:
         )
 
 
-def _meant_value(target: cst.ComparisonTarget) -> bool | None:
-    value = target.comparator
-    if not (isinstance(value, cst.Name) and value.value in ("True", "False")):
+def _meant_value(comparison: ast.Compare) -> bool | None:
+    value = comparison.comparators[0]
+    if not (isinstance(value, ast.Constant) and isinstance(value.value, bool)):
         return None
-    literal = value.value == "True"
-    if isinstance(target.operator, cst.NotEqual | cst.IsNot):
-        return not literal
-    return literal
+    if isinstance(comparison.ops[0], ast.NotEq | ast.IsNot):
+        return not value.value
+    return value.value
 
 
 RULE = Rule(

@@ -35,10 +35,11 @@ def _keras3(facts: FileFacts) -> Iterator[Finding]:
             continue
         if head.activation not in PROBABILITY:
             continue
-        fix = FixSpec(
-            "Remove `from_logits=True`",
-            (Replacement(loss.call, without_arg(loss.call, loss.logits_arg)),),
-            "unsafe",
+        kept = without_arg(facts, loss.call, loss.logits_arg)
+        fix = (
+            FixSpec("Remove `from_logits=True`", (Replacement(loss.call, kept),), "unsafe")
+            if kept is not None
+            else None
         )
         yield Finding(
             loss.logits_arg,

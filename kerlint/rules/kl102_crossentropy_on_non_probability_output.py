@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
-
-import libcst as cst
 
 from kerlint.facts import FileFacts
 from kerlint.facts.heads import NON_PROBABILITY, CompileFacts, LossSpec
+from kerlint.facts.syntax import string_literal
 from kerlint.rules.base import Finding, FixSpec, Replacement, Rule
 from kerlint.rules.kl1_heads import (
     FAMILY,
@@ -55,9 +55,11 @@ def check(facts: FileFacts) -> Iterator[Finding]:
 def _fix(facts: FileFacts, compiled: CompileFacts, loss: LossSpec) -> FixSpec | None:
     assert loss.node is not None and loss.kind is not None
     if loss.call is not None:
-        new = with_keyword(loss.call, "from_logits", "True")
+        new = with_keyword(facts, loss.call, "from_logits", "True")
+        if new is None:
+            return None
         replacement = Replacement(loss.call, new)
-    elif isinstance(loss.node, cst.SimpleString | cst.Attribute | cst.Name):
+    elif isinstance(loss.node, ast.Attribute | ast.Name) or string_literal(loss.node) is not None:
         _, spelled = loss_class(facts, loss.kind, loss.focal)
         if spelled is None:
             return None

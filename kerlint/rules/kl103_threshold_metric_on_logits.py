@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import libcst as cst
-
 from kerlint.facts import FileFacts
 from kerlint.facts.heads import MetricSpec
+from kerlint.facts.syntax import keyword, string_literal
 from kerlint.fixgen import keras_name
 from kerlint.rules.base import Finding, FixSpec, Replacement, Rule
 from kerlint.rules.kl1_heads import (
@@ -71,7 +70,7 @@ def _finding(facts: FileFacts, metric: MetricSpec, units: int | None) -> tuple[s
     node = metric.node
     if node is None:
         return None
-    if isinstance(node, cst.SimpleString):
+    if string_literal(node) is not None:
         if metric.name not in STRING_FIXES:
             return None
         if metric.name in ("accuracy", "acc") and units != 1:
@@ -82,17 +81,17 @@ def _finding(facts: FileFacts, metric: MetricSpec, units: int | None) -> tuple[s
     call = metric.call
     if call is None or metric.name not in CLASS_FIXES or call is not node:
         return None
-    if any(arg.keyword is None for arg in call.args):
+    if call.args or any(k.arg is None for k in call.keywords):
         return None  # a positional argument: perhaps the threshold
-    keyword, value, defaults = CLASS_FIXES[metric.name]
-    given = next((a for a in call.args if a.keyword and a.keyword.value == keyword), None)
+    name, value, defaults = CLASS_FIXES[metric.name]
+    given = keyword(call, name)
     if given is not None and facts.code(given.value) not in defaults:
         return None
     if metric.name in ("Precision", "Recall") and any(
-        a.keyword and a.keyword.value in ("top_k", "class_id") for a in call.args
+        k.arg in ("top_k", "class_id") for k in call.keywords
     ):
         return None
-    return facts.code(call), with_keyword(call, keyword, value)
+    return facts.code(call), with_keyword(facts, call, name, value) or ""
 
 
 RULE = Rule(

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import libcst as cst
-
 from kerlint.facts import FileFacts
+from kerlint.facts.syntax import string_literal
 from kerlint.rules.base import Finding, FixSpec, Replacement, Rule
 from kerlint.rules.kl1_heads import (
     FAMILY,
@@ -28,12 +27,8 @@ def check(facts: FileFacts) -> Iterator[Finding]:
             continue
         fix = None
         node = loss.node
-        if (
-            isinstance(node, cst.SimpleString)
-            and node.evaluated_value == "categorical_crossentropy"
-            and head.activation == "sigmoid"
-        ):
-            quote = node.value[0]
+        if string_literal(node) == "categorical_crossentropy" and head.activation == "sigmoid":
+            quote = facts.code(node)[-1]
             fix = FixSpec(
                 "Use binary crossentropy",
                 (Replacement(node, f"{quote}binary_crossentropy{quote}"),),

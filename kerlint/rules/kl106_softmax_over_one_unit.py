@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
-
-import libcst as cst
 
 from kerlint.facts import FileFacts
 from kerlint.facts.heads import Activation
+from kerlint.facts.syntax import string_literal
 from kerlint.rules.base import Finding, FixSpec, Replacement, Rule
 from kerlint.rules.kl1_heads import (
     FAMILY,
@@ -35,17 +35,17 @@ def check(facts: FileFacts) -> Iterator[Finding]:
                 "returns 1.0: every prediction is the positive class and, on torch, no weight "
                 "moves (on TensorFlow the loss even falls while predictions stay 1.0); Keras "
                 'only warns during fit. Use `activation="sigmoid"` for one unit.',
-                fix=local_fix(facts, _fix(activation)),
+                fix=local_fix(facts, _fix(facts, activation)),
             )
             break
 
 
-def _fix(activation: Activation) -> FixSpec | None:
+def _fix(facts: FileFacts, activation: Activation) -> FixSpec | None:
     node = activation.node
-    if activation.how == "layer" and isinstance(node, cst.Call) and node.args:
-        node = node.args[0].value if node.args[0].keyword is None else None
-    if isinstance(node, cst.SimpleString) and node.evaluated_value == "softmax":
-        quote = node.value[0]
+    if activation.how == "layer" and isinstance(node, ast.Call) and node.args:
+        node = node.args[0]
+    if string_literal(node) == "softmax":
+        quote = facts.code(node)[-1]
         return FixSpec("Use sigmoid", (Replacement(node, f"{quote}sigmoid{quote}"),), "unsafe")
     return None
 

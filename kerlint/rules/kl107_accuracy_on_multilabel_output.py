@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import libcst as cst
-
 from kerlint.facts import FileFacts
+from kerlint.facts.syntax import string_literal
 from kerlint.rules.base import Finding, Rule
 from kerlint.rules.kl1_heads import (
     FAMILY,
@@ -30,7 +29,7 @@ def check(facts: FileFacts) -> Iterator[Finding]:
             continue  # two sigmoid units with one-hot labels: categorical accuracy is right
         for metric in compiled.metrics:
             node = metric.node
-            if not isinstance(node, cst.SimpleString) or metric.name not in ("accuracy", "acc"):
+            if string_literal(node) is None or metric.name not in ("accuracy", "acc"):
                 continue
             yield Finding(
                 node,

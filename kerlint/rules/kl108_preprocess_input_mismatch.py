@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 
 import libcst as cst
 
 from kerlint.facts import FileFacts
-from kerlint.fixgen import scope_of
 from kerlint.rules.base import Finding, FixSpec, Replacement, Rule
 from kerlint.rules.kl1_heads import (
     FAMILY,
@@ -44,8 +44,8 @@ def check(facts: FileFacts) -> Iterator[Finding]:
             continue
         seen.add(id(call))
         # The applications of the call's own function, else of the whole file.
-        scope = scope_of(facts, call)
-        group = [app for app in applications if scope_of(facts, app.node) is scope]  # type: ignore[arg-type]
+        scope = facts.scope_of(call)
+        group = [app for app in applications if facts.scope_of(app.node) is scope]  # type: ignore[arg-type]
         group = group or applications
         modules = {application_module(app.cls.rsplit(".", 1)[-1]) for app in group}  # type: ignore[union-attr]
         if len(modules) != 1 or None in modules:
@@ -66,13 +66,13 @@ def check(facts: FileFacts) -> Iterator[Finding]:
             f"{MODE_TEXT[model_mode]}: the pretrained weights see inputs off by up to two "
             "orders of magnitude, silently. Use "
             f"`keras.applications.{module}.preprocess_input`.",
-            fix=local_fix(facts, _fix(call, used, module)),  # type: ignore[arg-type]
+            fix=local_fix(facts, _fix(facts, call, used, module)),  # type: ignore[arg-type]
         )
 
 
-def _fix(node: cst.CSTNode, used: str, module: str) -> FixSpec | None:
+def _fix(facts: FileFacts, node: ast.AST, used: str, module: str) -> FixSpec | None:
     """`...resnet50.preprocess_input` -> `...mobilenet_v2.preprocess_input`, called or not."""
-    func = node.func if isinstance(node, cst.Call) else node
+    func = facts.cst(node.func if isinstance(node, ast.Call) else node)
     if (
         isinstance(func, cst.Attribute)
         and isinstance(func.value, cst.Attribute)

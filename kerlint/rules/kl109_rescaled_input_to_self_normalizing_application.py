@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
-
-import libcst as cst
 
 from kerlint.facts import FileFacts
 from kerlint.facts.model import Obj
+from kerlint.facts.syntax import has_star
 from kerlint.rules.base import Finding, FixSpec, Rule
 from kerlint.rules.kl1_heads import (
     FAMILY,
@@ -90,28 +90,25 @@ def _rescales_itself(app: Obj) -> bool:
     return keyword_literal(app.node, "include_preprocessing") in (MISSING, True)
 
 
-def _divides_by_255(node: cst.CSTNode | None) -> bool:
-    if not isinstance(node, cst.Call) or not node.args:
+def _divides_by_255(node: ast.AST | None) -> bool:
+    if not isinstance(node, ast.Call) or len(node.args) > 1:
         return False
-    scale = None
-    for index, arg in enumerate(node.args):
-        if arg.star:
-            return False
-        if (arg.keyword is None and index == 0) or (arg.keyword and arg.keyword.value == "scale"):
-            scale = arg.value
-        elif arg.keyword and arg.keyword.value == "offset":
-            if _number(arg.value) != 0:
-                return False
-        elif arg.keyword is None:
+    if not (node.args or node.keywords) or has_star(node):
+        return False
+    scale = node.args[0] if node.args else None
+    for given in node.keywords:
+        if given.arg == "scale":
+            scale = given.value
+        elif given.arg == "offset" and _number(given.value) != 0:
             return False
     value = _number(scale)
     return value is not None and abs(value - 1 / 255) < 1e-5
 
 
-def _number(node: cst.BaseExpression | None) -> float | None:
-    if isinstance(node, cst.Integer | cst.Float):
-        return float(node.evaluated_value)
-    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Divide):
+def _number(node: ast.AST | None) -> float | None:
+    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        return float(node.value)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
         top, bottom = _number(node.left), _number(node.right)
         if top is not None and bottom:
             return top / bottom

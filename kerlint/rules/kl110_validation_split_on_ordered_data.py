@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
-
-import libcst as cst
 
 from kerlint.facts import FileFacts
 from kerlint.facts.model import Obj
+from kerlint.facts.syntax import keyword as keyword_arg
 from kerlint.rules.base import Finding, Rule
 from kerlint.rules.kl1_heads import FAMILY, REQUIRES, TRAINS
 
@@ -22,11 +22,9 @@ def check(facts: FileFacts) -> Iterator[Finding]:
             havoc.setdefault(event.target.id, index)
     for train in heads.trains:
         node = train.event.node
-        if not isinstance(node, cst.Call) or train.event.method != "fit":
+        if not isinstance(node, ast.Call) or train.event.method != "fit":
             continue
-        split = next(
-            (a for a in node.args if a.keyword and a.keyword.value == "validation_split"), None
-        )
+        split = keyword_arg(node, "validation_split")
         if split is None or not _positive(split.value):
             continue
         for position, keyword in ((0, "x"), (1, "y")):
@@ -56,16 +54,19 @@ def check(facts: FileFacts) -> Iterator[Finding]:
             break
 
 
-def _positive(node: cst.BaseExpression) -> bool:
-    return isinstance(node, cst.Float | cst.Integer) and float(node.evaluated_value) > 0
+def _positive(node: ast.expr) -> bool:
+    return (
+        isinstance(node, ast.Constant)
+        and type(node.value) in (int, float)
+        and float(node.value) > 0
+    )
 
 
-def _arg(call: cst.Call, position: int, keyword: str) -> cst.CSTNode:
-    for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value == keyword:
-            return arg.value
-    positional = [a for a in call.args if a.keyword is None]
-    return positional[position].value
+def _arg(call: ast.Call, position: int, keyword: str) -> ast.expr:
+    given = keyword_arg(call, keyword)
+    if given is not None:
+        return given.value
+    return call.args[position]
 
 
 RULE = Rule(

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Iterator
-
-import libcst as cst
 
 from kerlint.facts import FileFacts
 from kerlint.facts.heads import (
@@ -15,7 +14,6 @@ from kerlint.facts.heads import (
     activation_name,
 )
 from kerlint.facts.model import Obj
-from kerlint.fixgen import ancestors
 from kerlint.rules.base import Finding, Rule
 from kerlint.rules.kl1_heads import FAMILY, REQUIRES, TRAINS, model_name, trained_compiles
 
@@ -50,12 +48,12 @@ def check(facts: FileFacts) -> Iterator[Finding]:
 _SAYS_LINEAR = re.compile(r"\blinear\b|\blogistic[ _]regression\b|\bprob(?:e|ing)\b", re.IGNORECASE)
 
 
-def _meant_linear(facts: FileFacts, node: cst.CSTNode) -> bool:
+def _meant_linear(facts: FileFacts, node: ast.AST) -> bool:
     """Whether a function or class around the model says, by its name or docstring, that
     the model is meant to be linear (then the stack is the author's choice)."""
-    for parent in ancestors(facts, node):
-        if isinstance(parent, cst.FunctionDef | cst.ClassDef):
-            said = f"{parent.name.value.replace('_', ' ')} {parent.get_docstring() or ''}"
+    for parent in facts.parents(node):
+        if isinstance(parent, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            said = f"{parent.name.replace('_', ' ')} {ast.get_docstring(parent) or ''}"
             if _SAYS_LINEAR.search(said):
                 return True
     return False

@@ -3,6 +3,7 @@ prefilter, how messages name heads and losses, and the code edits their fixes ma
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Iterator
 
@@ -46,7 +47,7 @@ def head_text(facts: FileFacts, head: Head) -> str:
 
 def model_name(facts: FileFacts, compiled: CompileFacts) -> str:
     node = compiled.event.node
-    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
         return facts.code(node.func.value)
     return compiled.model.describe()
 
@@ -57,8 +58,12 @@ def loss_class(facts: FileFacts, kind: str, focal: bool) -> tuple[str, str | Non
     return name, keras_name(facts, f"keras.losses.{name}")
 
 
-def with_keyword(call: cst.Call, keyword: str, value: str) -> str:
-    """The call's code with `keyword=value` set (replaced, or added at the end)."""
+def with_keyword(facts: FileFacts, node: ast.Call, keyword: str, value: str) -> str | None:
+    """The call's code with `keyword=value` set (replaced, or added at the end); None when
+    it cannot be written (LibCST cannot read the file)."""
+    call = facts.cst(node)
+    if not isinstance(call, cst.Call):
+        return None
     new_value = cst.parse_expression(value)
     for arg in call.args:
         if arg.keyword is not None and arg.keyword.value == keyword:
@@ -76,20 +81,26 @@ def with_keyword(call: cst.Call, keyword: str, value: str) -> str:
     return cst.Module([]).code_for_node(call.with_changes(args=[*args, added]))
 
 
-def without_arg(call: cst.Call, arg: cst.Arg) -> str:
-    """The call's code without one of its arguments."""
+def without_arg(facts: FileFacts, node: ast.Call, given: ast.keyword) -> str | None:
+    """The call's code without one of its arguments (None: it cannot be written)."""
+    call, arg = facts.cst(node), facts.cst(given)
+    if not isinstance(call, cst.Call) or arg is None:
+        return None
     args = [a for a in call.args if a is not arg]
     if args and call.args[-1] is arg:
         args[-1] = args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
     return cst.Module([]).code_for_node(call.with_changes(args=args))
 
 
-def removal(facts: FileFacts, layer_call: cst.CSTNode) -> tuple[Replacement, ...] | None:
+def removal(facts: FileFacts, layer: ast.AST) -> tuple[Replacement, ...] | None:
     """The edits that delete a layer from a model, or None.
 
     An element of a `Sequential([...])` list goes from the list with its comma (comments
     stay); a layer applied to one tensor in a functional model (`Activation("softmax")(x)`)
     becomes that tensor."""
+    layer_call = facts.cst(layer)
+    if layer_call is None:
+        return None
     chain = list(ancestors(facts, layer_call))
     parent = chain[0] if chain else None
     if isinstance(parent, cst.Element) and len(chain) > 1 and isinstance(chain[1], cst.List):
@@ -116,15 +127,15 @@ def removal(facts: FileFacts, layer_call: cst.CSTNode) -> tuple[Replacement, ...
     return None
 
 
-def function_removal(facts: FileFacts, call: cst.CSTNode) -> tuple[Replacement, ...] | None:
+def function_removal(facts: FileFacts, call: ast.AST) -> tuple[Replacement, ...] | None:
     """`tf.nn.softmax(x)` -> `x`."""
     if (
-        isinstance(call, cst.Call)
-        and call.args
-        and call.args[0].keyword is None
-        and all(a.keyword is not None and a.keyword.value == "axis" for a in call.args[1:])
+        isinstance(call, ast.Call)
+        and len(call.args) == 1
+        and not isinstance(call.args[0], ast.Starred)
+        and all(k.arg == "axis" for k in call.keywords)
     ):
-        return (Replacement(call, facts.code(call.args[0].value)),)
+        return (Replacement(call, facts.code(call.args[0])),)
     return None
 
 
@@ -169,20 +180,20 @@ def application_module(leaf: str) -> str | None:
     return None
 
 
-def keyword_literal(call: cst.CSTNode | None, keyword: str) -> object:
+def keyword_literal(call: ast.AST | None, keyword: str) -> object:
     """The literal value of `keyword=` in a call: MISSING when absent, UNKNOWN when not literal."""
-    if not isinstance(call, cst.Call):
+    if not isinstance(call, ast.Call):
         return UNKNOWN
-    for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value == keyword:
-            value = arg.value
-            if isinstance(value, cst.Name) and value.value in ("True", "False", "None"):
-                return {"True": True, "False": False, "None": None}[value.value]
-            if isinstance(value, cst.SimpleString | cst.Integer | cst.Float):
-                return value.evaluated_value
+    for given in call.keywords:
+        if given.arg == keyword:
+            value = given.value
+            if isinstance(value, ast.Constant) and not isinstance(value.value, bytes):
+                return value.value
             return UNKNOWN
-        if arg.star:
+        if given.arg is None:
             return UNKNOWN
+    if any(isinstance(a, ast.Starred) for a in call.args):
+        return UNKNOWN
     return MISSING
 
 
@@ -190,7 +201,7 @@ MISSING = object()
 UNKNOWN = object()
 
 
-def pretrained(call: cst.CSTNode | None) -> bool:
+def pretrained(call: ast.AST | None) -> bool:
     """An application built with its ImageNet weights (the default)."""
     weights = keyword_literal(call, "weights")
     return weights is MISSING or weights == "imagenet"
