@@ -24,8 +24,9 @@ from pathlib import Path
 
 import libcst as cst
 
+from kerlint.cst_parse import parse_python
 from kerlint.diagnostics import Diagnostic, Fix, Location
-from kerlint.engine import FileResult, check_file, check_source, parse_python
+from kerlint.engine import FileResult, check_file, check_source
 from kerlint.notebook import NotebookError, cell_text, magic_rows, write_back
 from kerlint.source import Source, SourceError, read_source
 

@@ -9,18 +9,19 @@ reports without a fix.
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from kerlint.facts import FileFacts
 from kerlint.facts.model import Obj
 from kerlint.facts.names import ALL_WEIGHT_LISTS, canonical
 
-# Nodes whose `target` binds names.
-_BINDS = (cst.AssignTarget, cst.AnnAssign, cst.AugAssign, cst.For, cst.CompFor)
-_Scope = cst.FunctionDef | cst.Lambda | cst.ClassDef | None
+if TYPE_CHECKING:
+    import libcst as cst
+
+    _Scope = cst.FunctionDef | cst.Lambda | cst.ClassDef | None
 
 
 @dataclass
@@ -35,78 +36,91 @@ class _ModuleIndex:
     weight_lists: list[cst.Attribute] = field(default_factory=list)
 
 
-class _Indexer(cst.CSTVisitor):
-    def __init__(self, index: _ModuleIndex) -> None:
-        self.index = index
-        self.stack: list[cst.CSTNode] = []
+@functools.cache
+def _indexer() -> type:
+    """The visitor that indexes LibCST's tree (LibCST is imported only here, when a fix
+    is being built)."""
+    import libcst as cst
 
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        if self.stack:
-            self.index.parents[id(node)] = self.stack[-1]
-        self.stack.append(node)
-        if isinstance(node, cst.Name):
-            self.index.names.add(node.value)
-        elif isinstance(node, cst.Attribute) and node.attr.value in ALL_WEIGHT_LISTS:
-            self.index.weight_lists.append(node)
-        elif isinstance(node, _BINDS):
-            self._targets(node.target)
-        elif isinstance(node, cst.Param):
-            self.index.rebound.add(node.name.value)
-        elif isinstance(node, cst.AsName) and isinstance(node.name, cst.Name):
-            parent = self.stack[-2] if len(self.stack) > 1 else None
-            if not isinstance(parent, cst.ImportAlias):
+    # Nodes whose `target` binds names.
+    binds = (cst.AssignTarget, cst.AnnAssign, cst.AugAssign, cst.For, cst.CompFor)
+
+    class _Indexer(cst.CSTVisitor):
+        def __init__(self, index: _ModuleIndex) -> None:
+            self.index = index
+            self.stack: list[cst.CSTNode] = []
+
+        def on_visit(self, node: cst.CSTNode) -> bool:
+            if self.stack:
+                self.index.parents[id(node)] = self.stack[-1]
+            self.stack.append(node)
+            if isinstance(node, cst.Name):
+                self.index.names.add(node.value)
+            elif isinstance(node, cst.Attribute) and node.attr.value in ALL_WEIGHT_LISTS:
+                self.index.weight_lists.append(node)
+            elif isinstance(node, binds):
+                self._targets(node.target)
+            elif isinstance(node, cst.Param):
                 self.index.rebound.add(node.name.value)
-        elif isinstance(node, cst.FunctionDef | cst.ClassDef):
-            self.index.rebound.add(node.name.value)
-        elif isinstance(node, cst.Import | cst.ImportFrom):
-            self._import(node)
-        return True
+            elif isinstance(node, cst.AsName) and isinstance(node.name, cst.Name):
+                parent = self.stack[-2] if len(self.stack) > 1 else None
+                if not isinstance(parent, cst.ImportAlias):
+                    self.index.rebound.add(node.name.value)
+            elif isinstance(node, cst.FunctionDef | cst.ClassDef):
+                self.index.rebound.add(node.name.value)
+            elif isinstance(node, cst.Import | cst.ImportFrom):
+                self._import(node)
+            return True
 
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        self.stack.pop()
+        def on_leave(self, original_node: cst.CSTNode) -> None:
+            self.stack.pop()
 
-    def _targets(self, target: cst.CSTNode) -> None:
-        if isinstance(target, cst.Name):
-            self.index.rebound.add(target.value)
-        elif isinstance(target, cst.Tuple | cst.List):
-            for element in target.elements:
-                self._targets(element.value)
-        elif isinstance(target, cst.StarredElement):
-            self._targets(target.value)
+        def _targets(self, target: cst.CSTNode) -> None:
+            if isinstance(target, cst.Name):
+                self.index.rebound.add(target.value)
+            elif isinstance(target, cst.Tuple | cst.List):
+                for element in target.elements:
+                    self._targets(element.value)
+            elif isinstance(target, cst.StarredElement):
+                self._targets(target.value)
 
-    def _import(self, node: cst.Import | cst.ImportFrom) -> None:
-        """Only imports at module level name things everywhere in the module."""
-        if any(isinstance(n, cst.FunctionDef | cst.ClassDef) for n in self.stack[:-1]):
-            return
-        if isinstance(node, cst.Import):
+        def _import(self, node: cst.Import | cst.ImportFrom) -> None:
+            """Only imports at module level name things everywhere in the module."""
+            if any(isinstance(n, cst.FunctionDef | cst.ClassDef) for n in self.stack[:-1]):
+                return
+            if isinstance(node, cst.Import):
+                for alias in node.names:
+                    dotted = dotted_name(alias.name)
+                    if dotted is None:
+                        continue
+                    if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                        self.index.imports.append((alias.asname.name.value, dotted))
+                    else:
+                        root = dotted.split(".")[0]
+                        self.index.imports.append((root, root))
+                return
+            if node.relative or node.module is None or isinstance(node.names, cst.ImportStar):
+                return
+            module = dotted_name(node.module)
+            if module is None:
+                return
             for alias in node.names:
-                dotted = dotted_name(alias.name)
-                if dotted is None:
+                if not isinstance(alias.name, cst.Name):
                     continue
-                if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-                    self.index.imports.append((alias.asname.name.value, dotted))
-                else:
-                    root = dotted.split(".")[0]
-                    self.index.imports.append((root, root))
-            return
-        if node.relative or node.module is None or isinstance(node.names, cst.ImportStar):
-            return
-        module = dotted_name(node.module)
-        if module is None:
-            return
-        for alias in node.names:
-            if not isinstance(alias.name, cst.Name):
-                continue
-            bound = (
-                alias.asname.name.value
-                if alias.asname is not None and isinstance(alias.asname.name, cst.Name)
-                else alias.name.value
-            )
-            self.index.imports.append((bound, f"{module}.{alias.name.value}"))
+                bound = (
+                    alias.asname.name.value
+                    if alias.asname is not None and isinstance(alias.asname.name, cst.Name)
+                    else alias.name.value
+                )
+                self.index.imports.append((bound, f"{module}.{alias.name.value}"))
+
+    return _Indexer
 
 
 def dotted_name(node) -> str | None:
     """`a.b.c` of a LibCST name or attribute chain."""
+    import libcst as cst
+
     if isinstance(node, cst.Name):
         return node.value
     if isinstance(node, cst.Attribute):
@@ -120,7 +134,7 @@ def _index(facts: FileFacts) -> _ModuleIndex:
     if index is None:
         index = _ModuleIndex()
         if facts.module is not None:  # else no fix is built, and no spelling is known
-            facts.module.visit(_Indexer(index))
+            facts.module.visit(_indexer()(index))
         facts._fixgen_index = index  # type: ignore[attr-defined]
     return index
 
@@ -141,6 +155,8 @@ def weight_lists_in(facts: FileFacts, scope: _Scope) -> list[cst.Attribute]:
 
 def scope_of(facts: FileFacts, node: cst.CSTNode) -> _Scope:
     """The function, lambda or class whose names `node` sees; None at module level."""
+    import libcst as cst
+
     for parent in ancestors(facts, node):
         if isinstance(parent, cst.FunctionDef | cst.Lambda | cst.ClassDef):
             return parent
@@ -194,6 +210,8 @@ def fresh_optimizer(facts: FileFacts, optimizer: Obj | None, at: cst.CSTNode) ->
     made before `at` is carried into the new call; any other change of the optimizer's
     attributes, or one made after `at` (it would reach the old object only), means no fix.
     """
+    import libcst as cst
+
     call = facts.cst(optimizer.node) if optimizer is not None else None
     if optimizer is None or not isinstance(call, cst.Call):
         return None
@@ -240,6 +258,8 @@ def _number(node: ast.AST | None) -> bool:
 
 def simple_reference(node: cst.CSTNode) -> bool:
     """An expression that names an object without doing anything: safe to write again."""
+    import libcst as cst
+
     if isinstance(node, cst.Name):
         return True
     if isinstance(node, cst.Attribute):

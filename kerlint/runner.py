@@ -14,6 +14,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -22,12 +23,14 @@ from kerlint.diagnostics import Diagnostic, Location
 from kerlint.discovery import discover
 from kerlint.engine import FileResult, check_source, closure_rules
 from kerlint.facts.mode import KerasMode
-from kerlint.fixes import FixOutcome, fix_file, write_outcome
 from kerlint.reporters import ReportContext, render
 from kerlint.reporters.text import statistics as render_statistics
 from kerlint.rules import PARSE_ERROR
 from kerlint.source import Source, SourceError, read_source
 from kerlint.suppress import IGNORE_NOQA
+
+if TYPE_CHECKING:
+    from kerlint.fixes import FixOutcome  # --fix and --diff only: imported when used
 
 AnySettings = Settings | SettingsResolver
 
@@ -360,6 +363,8 @@ def _fix_files(
     request: CheckRequest, result: RunResult, stdin_data: bytes | None
 ) -> dict[int, FixOutcome]:
     """Fix every file in memory: the outcomes by the file's position in `result.files`."""
+    from kerlint.fixes import fix_file
+
     outcomes = {}
     for position, file_result in enumerate(result.files):
         path = file_result.path
@@ -400,6 +405,8 @@ def _write_fixes(
     `result` then holds what remains: the diagnostics of the fixed code where it was
     written, the original ones where it was not.
     """
+    from kerlint.fixes import write_outcome
+
     fixed = 0
     if stdin_data is not None:
         outcome = outcomes.get(0)

@@ -359,7 +359,7 @@ def test_a_file_changed_while_fixing_is_not_overwritten(tmp_path: Path) -> None:
 def test_an_unwritten_fix_reports_the_original_diagnostics(
     project: Path, run_cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("kerlint.runner.write_outcome", lambda outcome: "x.py: disk full")
+    monkeypatch.setattr("kerlint.fixes.write_outcome", lambda outcome: "x.py: disk full")
     (project / "x.py").write_text(SAFE_FIXED, encoding="utf-8")
     result = run_cli("check", "--isolated", "--fix", "x.py")
     assert result.exit_code == 1

@@ -18,8 +18,10 @@ from conftest import BAD, run_process
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from kerlint import engine
-from kerlint.engine import DEEP_STACK_SAFE_BYTES, check_source
+from kerlint import cst_parse as engine  # LibCST's side: the parse behind fixes
+from kerlint.cst_parse import DEEP_STACK_SAFE_BYTES
+from kerlint.deep_stack import on_deep_stack
+from kerlint.engine import check_source
 from kerlint.rules import registry
 from kerlint.source import Source
 
@@ -151,7 +153,7 @@ def test_trusted_parse_skips_validation_only_while_it_parses() -> None:
     assert trusted.deep_equals(checked) and trusted.code == text
     with pytest.raises(cst.CSTValidationError):
         cst.Name("not a name")
-    threaded = engine._on_deep_stack(lambda: engine._parse_here(text, trusted=True))
+    threaded = on_deep_stack(lambda: engine._parse_here(text, trusted=True))
     assert threaded.deep_equals(checked)
     with pytest.raises(cst.CSTValidationError):
         cst.Name("1abc")

@@ -208,7 +208,7 @@ def test_a_libcst_failure_costs_only_the_fix(monkeypatch) -> None:
     (a bug in it, or code it cannot read), the findings stay and no fix is offered."""
     import libcst
 
-    import kerlint.engine
+    import kerlint.cst_parse
 
     def broken(text: str):
         raise libcst.CSTValidationError("a bug in the parser")
@@ -216,7 +216,7 @@ def test_a_libcst_failure_costs_only_the_fix(monkeypatch) -> None:
     source = Source(Path("t.py"), "t.py", BAD)
     (fixed,) = check_source(source, ALL).diagnostics
     assert fixed.code == "KL008" and fixed.fix is not None
-    monkeypatch.setattr(kerlint.engine.cst, "parse_module", broken)
+    monkeypatch.setattr(kerlint.cst_parse.cst, "parse_module", broken)
     (diagnostic,) = check_source(source, ALL).diagnostics
     assert diagnostic.code == "KL008" and diagnostic.location == fixed.location
     assert diagnostic.message == fixed.message

@@ -8,11 +8,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import libcst as cst
-
 from kerlint.diagnostics import Applicability
 
 if TYPE_CHECKING:
+    import libcst as cst
+
     from kerlint.facts import FileFacts
 
 

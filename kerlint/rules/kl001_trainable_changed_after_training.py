@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import libcst as cst
-
 from kerlint.facts import FileFacts
 from kerlint.facts.model import Event
 from kerlint.fixgen import ancestors, fresh_optimizer, scope_of, simple_reference
@@ -100,6 +98,8 @@ def _recompile(
     absent, or a visible `keras.optimizers.X(...)` call, written again to make a new one.
     A change made inside a loop over layers gets the compile after the loop.
     """
+    import libcst as cst
+
     call = facts.cst(compiled.node) if compiled is not None else None
     anchor = facts.cst(origin.node)
     training = facts.cst(train.node)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import libcst as cst
-
 from kerlint.facts import FileFacts, names
 from kerlint.facts.model import Event, Obj
 from kerlint.fixgen import fresh_name, keras_name, simple_reference
@@ -140,6 +138,8 @@ def _refreeze_bn(facts: FileFacts, origin: Event, holder: Obj) -> FixSpec | None
     a model nested inside the one unfrozen (`.layers` does not reach them) or when the
     module has no name for BatchNormalization.
     """
+    import libcst as cst
+
     node = facts.cst(origin.node)
     if not (isinstance(node, cst.Assign) and len(node.targets) == 1):
         return None

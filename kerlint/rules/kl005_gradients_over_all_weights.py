@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from kerlint.facts import FileFacts, is_keras
 from kerlint.facts.names import ALL_WEIGHT_LISTS
 from kerlint.fixgen import scope_of, weight_lists_in
 from kerlint.rules.base import Finding, FixSpec, Replacement, Rule
+
+if TYPE_CHECKING:
+    import libcst as cst
 
 TRAINABLE_NAME = {"weights": "trainable_weights", "variables": "trainable_variables"}
 
@@ -42,6 +44,8 @@ def _safe_fixes(facts: FileFacts, found: list) -> dict[int, FixSpec]:
     must be one the fix renames, written in one of the reported calls; then each reported
     call there carries the same fix, all of the renames at once.
     """
+    import libcst as cst
+
     by_scope: dict[int, tuple[object, list]] = {}
     for use, attrs in found:
         call = facts.cst(use.node)
@@ -73,6 +77,8 @@ def _safe_fixes(facts: FileFacts, found: list) -> dict[int, FixSpec]:
 
 def _weight_lists_in_call(call: cst.Call, attrs: list[str]) -> list[cst.Attribute]:
     """The `.weights` attributes written inside the call itself (not through a variable)."""
+    import libcst as cst
+
     found: list[cst.Attribute] = []
 
     class Visitor(cst.CSTVisitor):

@@ -5,8 +5,6 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-import libcst as cst
-
 from kerlint.facts import FileFacts
 from kerlint.facts.model import Event
 from kerlint.facts.syntax import keyword
@@ -78,6 +76,8 @@ def _reuses(facts: FileFacts) -> Iterator[tuple[Finding, bool]]:
 
 def _new_optimizer(facts: FileFacts, compile_: Event) -> FixSpec | None:
     """Pass a new instance: the visible `keras.optimizers.X(...)` call, written again."""
+    import libcst as cst
+
     call = facts.cst(compile_.node)
     if not isinstance(call, cst.Call):
         return None

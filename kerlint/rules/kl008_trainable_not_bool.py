@@ -6,8 +6,6 @@ import ast
 import re
 from collections.abc import Iterator
 
-import libcst as cst
-
 from kerlint.facts import FileFacts, is_keras
 from kerlint.rules.base import Finding, FixSpec, Replacement, Rule
 
@@ -54,7 +52,7 @@ def check(facts: FileFacts) -> Iterator[Finding]:
         fix = None
         if meant is not None and write.value is not None:
             fix = FixSpec(
-                f"Replace with `{meant}`", (Replacement(write.value, cst.Name(str(meant))),), "safe"
+                f"Replace with `{meant}`", (Replacement(write.value, str(meant)),), "safe"
             )
         yield Finding(
             write.statement,

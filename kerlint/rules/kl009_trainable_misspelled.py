@@ -6,8 +6,6 @@ import functools
 import re
 from collections.abc import Iterator
 
-import libcst as cst
-
 from kerlint.facts import FileFacts, is_keras
 from kerlint.rules.base import Finding, FixSpec, Replacement, Rule
 
@@ -47,6 +45,8 @@ def check(facts: FileFacts) -> Iterator[Finding]:
             continue
         if not any(is_keras(owner) for owner in write.owners):
             continue
+        import libcst as cst  # the fix edits LibCST's tree
+
         target = facts.cst(write.target)
         fix = (
             FixSpec("Rename to `trainable`", (Replacement(target.attr, cst.Name(TARGET)),))

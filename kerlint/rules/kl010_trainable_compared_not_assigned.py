@@ -6,8 +6,6 @@ import ast
 import re
 from collections.abc import Iterator
 
-import libcst as cst
-
 from kerlint.facts import FileFacts, is_keras
 from kerlint.facts.model import Obj
 from kerlint.rules.base import Finding, FixSpec, Replacement, Rule
@@ -24,7 +22,9 @@ def check(facts: FileFacts) -> Iterator[Finding]:
         meant = _meant_value(comparison)
         left = facts.cst(comparison.left) if meant is not None else None
         fix = None
-        if isinstance(left, cst.Attribute):
+        if left is not None:
+            import libcst as cst  # the fix edits LibCST's tree
+
             assign = cst.Assign(targets=[cst.AssignTarget(left)], value=cst.Name(str(meant)))
             fix = FixSpec(f"Assign `{meant}`", (Replacement(discarded.node, assign),))
         code = facts.code(comparison)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-import libcst as cst
-
 from kerlint.facts import FileFacts
 from kerlint.rules.base import Finding, FixSpec, Replacement, Rule
 from kerlint.rules.kl1_heads import (
@@ -72,6 +70,8 @@ def check(facts: FileFacts) -> Iterator[Finding]:
 
 def _fix(facts: FileFacts, node: ast.AST, used: str, module: str) -> FixSpec | None:
     """`...resnet50.preprocess_input` -> `...mobilenet_v2.preprocess_input`, called or not."""
+    import libcst as cst
+
     func = facts.cst(node.func if isinstance(node, ast.Call) else node)
     if (
         isinstance(func, cst.Attribute)

@@ -7,8 +7,6 @@ import ast
 import re
 from collections.abc import Iterator
 
-import libcst as cst
-
 from kerlint.facts import FileFacts
 from kerlint.facts.heads import CompileFacts, Head
 from kerlint.fixgen import ancestors, keras_name
@@ -61,6 +59,8 @@ def loss_class(facts: FileFacts, kind: str, focal: bool) -> tuple[str, str | Non
 def with_keyword(facts: FileFacts, node: ast.Call, keyword: str, value: str) -> str | None:
     """The call's code with `keyword=value` set (replaced, or added at the end); None when
     it cannot be written (LibCST cannot read the file)."""
+    import libcst as cst
+
     call = facts.cst(node)
     if not isinstance(call, cst.Call):
         return None
@@ -83,6 +83,8 @@ def with_keyword(facts: FileFacts, node: ast.Call, keyword: str, value: str) -> 
 
 def without_arg(facts: FileFacts, node: ast.Call, given: ast.keyword) -> str | None:
     """The call's code without one of its arguments (None: it cannot be written)."""
+    import libcst as cst
+
     call, arg = facts.cst(node), facts.cst(given)
     if not isinstance(call, cst.Call) or arg is None:
         return None
@@ -98,6 +100,8 @@ def removal(facts: FileFacts, layer: ast.AST) -> tuple[Replacement, ...] | None:
     An element of a `Sequential([...])` list goes from the list with its comma (comments
     stay); a layer applied to one tensor in a functional model (`Activation("softmax")(x)`)
     becomes that tensor."""
+    import libcst as cst
+
     layer_call = facts.cst(layer)
     if layer_call is None:
         return None
