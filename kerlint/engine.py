@@ -518,6 +518,10 @@ def _insertion(facts: FileFacts, replacement: Replacement) -> Edit | None:
     indent, after = first[: span.start.column], last[span.end.column :].strip()
     if indent.strip() or (after and not after.startswith("#")):
         return None
+    at = Location(span.end.line, len(last) + 1)
+    if isinstance(replacement.new, str):  # written without LibCST
+        content = _indented(replacement.new, indent, facts)
+        return Edit(content, at, at) if content is not None else None
     import libcst as cst
 
     statements = _statements(replacement.new)
@@ -533,8 +537,45 @@ def _insertion(facts: FileFacts, replacement: Replacement) -> Edit | None:
     else:
         code = module.with_changes(body=statements, header=[], footer=[]).code
     content = module.default_newline + code.rstrip("\r\n")
-    at = Location(span.end.line, len(last) + 1)
     return Edit(content, at, at)
+
+
+def _indented(code: str, indent: str, facts: FileFacts) -> str | None:
+    """`code` (written with four spaces a level) as lines at `indent`, its nested blocks
+    indented as the file indents them, on the file's newline; None when it is no code."""
+    try:
+        ast.parse(code)
+    except SyntaxError:
+        return None
+    newline_found = _LINE_BREAK.search(facts.text)
+    newline = newline_found.group(0) if newline_found else "\n"
+    unit = _indent_unit(facts)
+    lines = []
+    for line in code.rstrip("\n").split("\n"):
+        stripped = line.lstrip(" ")
+        level = (len(line) - len(stripped)) // 4
+        lines.append(indent + unit * level + stripped if stripped else "")
+    return newline + newline.join(lines)
+
+
+def _indent_unit(facts: FileFacts) -> str:
+    """How the file indents a block (its first one, as LibCST takes it); four spaces when it
+    has none."""
+    first: tuple[int, str] | None = None
+    for node in ast.walk(facts.tree):
+        body = getattr(node, "body", None)
+        if not isinstance(node, ast.stmt) or not isinstance(body, list) or not body:
+            continue
+        inner = body[0]
+        if inner.lineno == node.lineno or (first is not None and node.lineno >= first[0]):
+            continue  # `if x: y` on one line, or not the first block
+        outer_row = facts.source.rows[node.lineno - 1]
+        inner_row = facts.source.rows[inner.lineno - 1]
+        outer = outer_row[: len(outer_row) - len(outer_row.lstrip(" \t"))]
+        inner_indent = inner_row[: len(inner_row) - len(inner_row.lstrip(" \t"))]
+        if inner_indent.startswith(outer) and len(inner_indent) > len(outer):
+            first = (node.lineno, inner_indent[len(outer) :])
+    return first[1] if first is not None else "    "
 
 
 def _statements(new: cst.CSTNode | str) -> list[cst.BaseStatement]:

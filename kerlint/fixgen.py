@@ -25,25 +25,94 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class _ModuleIndex:
-    """One walk over the module, made only when a fix is being built."""
+class _Names:
+    """What the module names, from CPython's tree: for spelling Keras names and picking
+    new ones (needed by messages too, so never from LibCST's tree)."""
 
-    parents: dict[int, cst.CSTNode] = field(default_factory=dict)
-    names: set[str] = field(default_factory=set)  # every Name the module mentions
+    names: set[str] = field(default_factory=set)  # every name the module mentions
     rebound: set[str] = field(default_factory=set)  # names assigned or taken as parameters
     imports: list[tuple[str, str]] = field(default_factory=list)  # (bound name, qualified)
+
+
+_BINDING_CONTEXTS = (ast.Store, ast.Del)
+_NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+# Nodes that bind the name they hold (`def f`, `except E as e`, `case [*rest]`).
+_DEFINES = (
+    ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.ExceptHandler, ast.MatchAs,
+    ast.MatchStar,
+)  # fmt: skip
+
+
+def _names(facts: FileFacts) -> _Names:
+    found = getattr(facts, "_fixgen_names", None)
+    if found is None:
+        found = _Names()
+        _collect_names(facts.tree, found, nested=False)
+        facts._fixgen_names = found  # type: ignore[attr-defined]
+    return found
+
+
+def _collect_names(node: ast.AST, found: _Names, nested: bool) -> None:
+    """One walk: every name, the rebound ones, and the imports at module level (only those
+    name things everywhere in the module)."""
+    todo = [(node, nested)]
+    while todo:
+        current, inside = todo.pop()
+        if isinstance(current, ast.Name):
+            found.names.add(current.id)
+            if isinstance(current.ctx, _BINDING_CONTEXTS):
+                found.rebound.add(current.id)
+        elif isinstance(current, ast.Attribute):
+            found.names.add(current.attr)
+        elif isinstance(current, ast.arg):
+            found.names.add(current.arg)
+            found.rebound.add(current.arg)
+        elif isinstance(current, ast.keyword) and current.arg:
+            found.names.add(current.arg)
+        elif isinstance(current, _DEFINES) and getattr(current, "name", None):
+            found.names.add(current.name)  # type: ignore[attr-defined]
+            found.rebound.add(current.name)  # type: ignore[attr-defined]
+        elif isinstance(current, ast.Import | ast.ImportFrom):
+            _imports(current, found, inside)
+        for child in ast.iter_child_nodes(current):
+            todo.append((child, inside or isinstance(current, _NESTED)))
+
+
+def _imports(node: ast.Import | ast.ImportFrom, found: _Names, nested: bool) -> None:
+    for alias in node.names:
+        found.names.update(alias.name.split("."))
+        if alias.asname:
+            found.names.add(alias.asname)
+    if nested:
+        return
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            if alias.asname is not None:
+                found.imports.append((alias.asname, alias.name))
+            else:
+                root = alias.name.split(".")[0]
+                found.imports.append((root, root))
+        return
+    if node.level or node.module is None:
+        return
+    for alias in node.names:
+        if alias.name != "*":
+            found.imports.append((alias.asname or alias.name, f"{node.module}.{alias.name}"))
+
+
+@dataclass
+class _ModuleIndex:
+    """One walk over LibCST's tree, made only when a fix that rewrites code is built."""
+
+    parents: dict[int, cst.CSTNode] = field(default_factory=dict)
     # Every `x.weights` / `x.variables` read (KL005's fix must cover each in its scope).
     weight_lists: list[cst.Attribute] = field(default_factory=list)
 
 
 @functools.cache
 def _indexer() -> type:
-    """The visitor that indexes LibCST's tree (LibCST is imported only here, when a fix
-    is being built)."""
+    """The visitor that indexes LibCST's tree (LibCST is imported only here)."""
     import libcst as cst
-
-    # Nodes whose `target` binds names.
-    binds = (cst.AssignTarget, cst.AnnAssign, cst.AugAssign, cst.For, cst.CompFor)
 
     class _Indexer(cst.CSTVisitor):
         def __init__(self, index: _ModuleIndex) -> None:
@@ -54,65 +123,12 @@ def _indexer() -> type:
             if self.stack:
                 self.index.parents[id(node)] = self.stack[-1]
             self.stack.append(node)
-            if isinstance(node, cst.Name):
-                self.index.names.add(node.value)
-            elif isinstance(node, cst.Attribute) and node.attr.value in ALL_WEIGHT_LISTS:
+            if isinstance(node, cst.Attribute) and node.attr.value in ALL_WEIGHT_LISTS:
                 self.index.weight_lists.append(node)
-            elif isinstance(node, binds):
-                self._targets(node.target)
-            elif isinstance(node, cst.Param):
-                self.index.rebound.add(node.name.value)
-            elif isinstance(node, cst.AsName) and isinstance(node.name, cst.Name):
-                parent = self.stack[-2] if len(self.stack) > 1 else None
-                if not isinstance(parent, cst.ImportAlias):
-                    self.index.rebound.add(node.name.value)
-            elif isinstance(node, cst.FunctionDef | cst.ClassDef):
-                self.index.rebound.add(node.name.value)
-            elif isinstance(node, cst.Import | cst.ImportFrom):
-                self._import(node)
             return True
 
         def on_leave(self, original_node: cst.CSTNode) -> None:
             self.stack.pop()
-
-        def _targets(self, target: cst.CSTNode) -> None:
-            if isinstance(target, cst.Name):
-                self.index.rebound.add(target.value)
-            elif isinstance(target, cst.Tuple | cst.List):
-                for element in target.elements:
-                    self._targets(element.value)
-            elif isinstance(target, cst.StarredElement):
-                self._targets(target.value)
-
-        def _import(self, node: cst.Import | cst.ImportFrom) -> None:
-            """Only imports at module level name things everywhere in the module."""
-            if any(isinstance(n, cst.FunctionDef | cst.ClassDef) for n in self.stack[:-1]):
-                return
-            if isinstance(node, cst.Import):
-                for alias in node.names:
-                    dotted = dotted_name(alias.name)
-                    if dotted is None:
-                        continue
-                    if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-                        self.index.imports.append((alias.asname.name.value, dotted))
-                    else:
-                        root = dotted.split(".")[0]
-                        self.index.imports.append((root, root))
-                return
-            if node.relative or node.module is None or isinstance(node.names, cst.ImportStar):
-                return
-            module = dotted_name(node.module)
-            if module is None:
-                return
-            for alias in node.names:
-                if not isinstance(alias.name, cst.Name):
-                    continue
-                bound = (
-                    alias.asname.name.value
-                    if alias.asname is not None and isinstance(alias.asname.name, cst.Name)
-                    else alias.name.value
-                )
-                self.index.imports.append((bound, f"{module}.{alias.name.value}"))
 
     return _Indexer
 
@@ -170,7 +186,7 @@ def keras_name(facts: FileFacts, wanted: str) -> str | None:
     `keras.layers.BatchNormalization`, `tf.keras.layers.BatchNormalization`, ...; the
     shortest spelling whose first name is never rebound. None when the module cannot.
     """
-    index = _index(facts)
+    index = _names(facts)
     found: list[str] = []
     for bound, qualified in index.imports:
         if bound in index.rebound:
@@ -191,7 +207,7 @@ def keras_name(facts: FileFacts, wanted: str) -> str | None:
 
 def fresh_name(facts: FileFacts, preferred: str) -> str:
     """`preferred`, or a variant of it the module does not use anywhere."""
-    used = _index(facts).names
+    used = _names(facts).names
     for candidate in (preferred, f"{preferred}_", f"_{preferred}"):
         if candidate not in used:
             return candidate
@@ -256,24 +272,28 @@ def _number(node: ast.AST | None) -> bool:
     return isinstance(node, ast.Constant) and type(node.value) in (int, float)
 
 
-def simple_reference(node: cst.CSTNode) -> bool:
+def simple_reference(node: ast.AST) -> bool:
     """An expression that names an object without doing anything: safe to write again."""
-    import libcst as cst
-
-    if isinstance(node, cst.Name):
+    if isinstance(node, ast.Name):
         return True
-    if isinstance(node, cst.Attribute):
+    if isinstance(node, ast.Attribute):
         return simple_reference(node.value)
-    if isinstance(node, cst.Subscript):
-        return simple_reference(node.value) and all(
-            isinstance(element.slice, cst.Index)
-            and isinstance(element.slice.value, cst.Integer | cst.SimpleString | cst.UnaryOperation)
-            for element in node.slice
-        )
-    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+    if isinstance(node, ast.Subscript):
+        index = node.slice
+        if isinstance(index, ast.UnaryOp) and isinstance(index.op, ast.USub):
+            index = index.operand
         return (
-            node.func.attr.value == "get_layer"
+            simple_reference(node.value)
+            and isinstance(index, ast.Constant)
+            and type(index.value) in (int, str)
+        )
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        return (
+            node.func.attr == "get_layer"
             and simple_reference(node.func.value)
-            and all(isinstance(arg.value, cst.SimpleString | cst.Integer) for arg in node.args)
+            and all(
+                isinstance(arg, ast.Constant) and type(arg.value) in (int, str)
+                for arg in [*node.args, *(k.value for k in node.keywords)]
+            )
         )
     return False

@@ -203,8 +203,10 @@ def _prefilter_and_lookup(
     mode = mode_for(source) if mode_for is not None else None
     resolved = codes_for_mode(codes, mode)
     if resolved != codes:  # a rule on by default for Keras 2 files: its prefilter too
+        added = _rules(source, resolved - codes, project) if resolved - codes else []
+        kept = {rule.code for rule in [*rules, *added]} & resolved
         codes = resolved
-        rules = _rules(source, codes, project)
+        rules = [rule for rule in registry.all_rules() if rule.code in kept]
     return _Pending(index, source, codes, tuple(rule.code for rule in rules), key, mode)
 
 

@@ -182,6 +182,12 @@ _AUTOMAGIC = re.compile(
 )
 # Cell magics whose body is still Python; any other %% cell is not Python at all.
 _PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug", "memit"}
+# Some line of the cell may be IPython: without a match (most cells), none is.
+_MAYBE_IPYTHON = re.compile(
+    r"\?|(?m:^[^\S\n]*(?:%|!|[\w.]+\s*=\s*[%!]|(?:"
+    + _AUTOMAGIC.pattern.split("(", 2)[2].split(")", 1)[0]
+    + r")\s))"
+)
 
 
 def neutralise_magics(cell_source: str) -> str:
@@ -191,6 +197,8 @@ def neutralise_magics(cell_source: str) -> str:
     after a backslash continues Python code, and a `?` in a comment is not help (`f(a,  #
     why?` is the first line of a call, not `f(a,?`).
     """
+    if _MAYBE_IPYTHON.search(cell_source) is None:
+        return cell_source
     lines = cell_source.split("\n")
     first = lines[0].strip() if lines else ""
     if first.startswith("%%"):

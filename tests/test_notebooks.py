@@ -11,9 +11,12 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kerlint.engine import check_file
 from kerlint.notebook import _Scanner, detect_indent, magic_rows, write_back
+from kerlint.source import neutralise_magics
 
 NOTEBOOKS = Path(__file__).parent / "data" / "notebooks"
 FINETUNE = (NOTEBOOKS / "finetune.ipynb").read_bytes()
@@ -232,3 +235,48 @@ def test_python_and_shell_lines_that_look_alike_are_read_as_ipython_does(
     )
     result = check_file(path, frozenset({"KL001", "KL003"}))
     assert {d.code for d in result.diagnostics} == {"KL001", "KL003"}, result.diagnostics
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "x = 1",
+                "  y = f(a,  # why?",
+                "  b)",
+                "%time z = 2",
+                "!ls",
+                "pip install keras",
+                "cd = 3",
+                "model?",
+                "a = !pwd",
+                "'''",
+                "s = '''",
+                "x != 1",
+                "\f%matplotlib inline",
+                "    pass",
+                "print(1) \\",
+                "  2",
+                "%%capture",
+                "",
+            ]
+        ),
+        max_size=8,
+    )
+)
+def test_the_fast_path_leaves_exactly_what_the_scan_would(lines: list[str]) -> None:
+    """A cell no line of which may be IPython is returned as it is: the same as the scan."""
+    import re
+
+    import kerlint.source
+
+    cell = "\n".join(lines)
+    fast = neutralise_magics(cell)
+    everything = re.compile("")  # the scan for every cell
+    original = kerlint.source._MAYBE_IPYTHON
+    kerlint.source._MAYBE_IPYTHON = everything
+    try:
+        assert fast == neutralise_magics(cell)
+    finally:
+        kerlint.source._MAYBE_IPYTHON = original

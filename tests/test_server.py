@@ -317,8 +317,8 @@ def test_a_check_in_flight_for_an_old_version_is_not_published(tmp_path: Path) -
         # document) when version 3 arrives; only version 3's result may be published.
         async with editor(tmp_path, options={"debounceMs": 0}) as session:
             uri = (tmp_path / "train.py").as_uri()
-            # ~0.5 s to check here: far longer than the 50 ms before the next version.
-            long = DOCUMENT + "".join(f"v{i} = keras.layers.Dense({i})\n" for i in range(1000))
+            # ~0.8 s to check here: far longer than the 50 ms before the next version.
+            long = DOCUMENT + "".join(f"v{i} = keras.layers.Dense({i})\n" for i in range(10_000))
             session.open(uri, "import keras\n")
             await session.diagnostics(uri)
             opened = len(session.published)

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import functools
+
 KERAS_ROOTS = ("keras", "tf_keras", "tensorflow.keras", "tensorflow.python.keras", "tf.keras")
 # Model families outside keras whose objects are Keras models or layers.
 KERAS_FAMILY_ROOTS = ("keras_hub", "keras_nlp", "keras_cv", "tensorflow_hub")
@@ -72,9 +74,14 @@ WEIGHT_LISTS = {
 ALL_WEIGHT_LISTS = {"weights", "variables"}
 
 
+_ROOTS_LONGEST_FIRST = sorted(KERAS_ROOTS, key=len, reverse=True)
+
+
+@functools.lru_cache(maxsize=8192)
 def canonical(qualname: str) -> str | None:
-    """`tf.keras.layers.Dense` -> `keras.layers.Dense`; None when not a Keras name."""
-    for root in sorted(KERAS_ROOTS, key=len, reverse=True):
+    """`tf.keras.layers.Dense` -> `keras.layers.Dense`; None when not a Keras name.
+    (Asked for every name a file calls, often the same few: remembered.)"""
+    for root in _ROOTS_LONGEST_FIRST:
         if qualname == root or qualname.startswith(root + "."):
             rest = qualname[len(root) :].lstrip(".")
             return _shorten("keras." + rest if rest else "keras")

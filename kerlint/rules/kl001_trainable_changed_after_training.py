@@ -107,8 +107,8 @@ def _recompile(
         return None
     if not (isinstance(call.func, cst.Attribute) and call.func.attr.value == "compile"):
         return None
-    receiver = call.func.value
-    if not simple_reference(receiver) or facts.code(receiver) != called_on(facts, train):
+    written = compiled.node.func.value  # type: ignore[union-attr]  # CPython's node of it
+    if not simple_reference(written) or facts.code(written) != called_on(facts, train):
         return None
     if origin.target is not None and "[*]" in (origin.target.selector or ""):
         anchor = next((n for n in ancestors(facts, anchor) if isinstance(n, cst.For)), None)
@@ -131,7 +131,7 @@ def _recompile(
         break
     statement = cst.SimpleStatementLine(body=[cst.Expr(call.with_changes(args=args))])
     return FixSpec(
-        f"Compile `{facts.code(receiver)}` again, with a new optimizer",
+        f"Compile `{facts.code(written)}` again, with a new optimizer",
         (Replacement(anchor, statement, insert_after=True),),
         "unsafe",
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 
 from kerlint.facts import FileFacts, names
@@ -138,13 +139,11 @@ def _refreeze_bn(facts: FileFacts, origin: Event, holder: Obj) -> FixSpec | None
     a model nested inside the one unfrozen (`.layers` does not reach them) or when the
     module has no name for BatchNormalization.
     """
-    import libcst as cst
-
-    node = facts.cst(origin.node)
-    if not (isinstance(node, cst.Assign) and len(node.targets) == 1):
+    node = origin.node
+    if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
         return None
-    target = node.targets[0].target
-    if not isinstance(target, cst.Attribute) or not simple_reference(target.value):
+    target = node.targets[0]
+    if not isinstance(target, ast.Attribute) or not simple_reference(target.value):
         return None
     batchnorm = keras_name(facts, "keras.layers.BatchNormalization")
     if batchnorm is None:
@@ -164,14 +163,14 @@ def _refreeze_bn(facts: FileFacts, origin: Event, holder: Obj) -> FixSpec | None
         unfrozen is not None
         and unfrozen.parent is holder
         and "[*]" in (unfrozen.selector or "")
-        and isinstance(target.value, cst.Name)
+        and isinstance(target.value, ast.Name)
     ):
         code = f"if isinstance({owner}, {batchnorm}):\n    {owner}.trainable = False\n"
     else:
         return None
     return FixSpec(
         "Freeze the BatchNormalization layers again after unfreezing",
-        (Replacement(node, cst.parse_module(code).body[0], insert_after=True),),
+        (Replacement(node, code, insert_after=True),),
         "unsafe",
     )
 
