@@ -388,11 +388,11 @@ def _to_diagnostics(
             span = facts.range_of(finding.node)
             if facts.display and id(finding) not in facts.elsewhere:
                 message = message.replace(f" of {facts.display}", "")  # only this file's lines
-        row, column = span.start.line, span.start.column + 1
+        row, column = span.start.line, span.start.column + 1 + source.shifts.get(span.start.line, 0)
         if (rule.code, row, column) in seen or suppressions.suppresses(rule.code, row):
             continue
         seen.add((rule.code, row, column))
-        end = Location(span.end.line, span.end.column + 1)
+        end = Location(span.end.line, span.end.column + 1 + source.shifts.get(span.end.line, 0))
         cell, cell_row = source.to_cell(row)
         fix = _to_fix(facts, fix_spec, source, cell) if fix_spec else None
         if cell is not None:
@@ -461,6 +461,10 @@ def _to_fix(
         )
         if edit is None:
             return None
+        if source is not None and any(
+            row in source.shifts for row in range(edit.location.row, edit.end_location.row + 1)
+        ):
+            return None  # computed on the cell as IPython runs it, not as it is written
         if source is not None and source.is_notebook:
             start_cell, start_row = source.to_cell(edit.location.row)
             end_cell, end_row = source.to_cell(edit.end_location.row)

@@ -52,6 +52,9 @@ class Source:
     newline: str = "\n"
     cells: list[CellSpan] | None = None
     notebook: dict | None = field(default=None, repr=False)
+    # Characters a notebook cell's row lost at its start (IPython's leading indent), by row
+    # of the joined text: its columns are moved back by as many.
+    shifts: dict[int, int] = field(default_factory=dict)
 
     @property
     def is_notebook(self) -> bool:
@@ -190,6 +193,25 @@ _MAYBE_IPYTHON = re.compile(
 )
 
 
+def leading_indent(cell_source: str) -> tuple[str, int, list[int]]:
+    """The cell as IPython runs it: when its first line that is not blank is indented, that
+    indentation is taken off every line that starts with it (IPython's `leading_indent`).
+    Also the width taken, and the 0-based rows it was taken from."""
+    lines = cell_source.split("\n")
+    first = next((line for line in lines if line and not line.isspace()), "")
+    space = _LEADING_INDENT.match(first)
+    if space is None:
+        return cell_source, 0, []
+    prefix = space.group(0)
+    dedented = [index for index, line in enumerate(lines) if line.startswith(prefix)]
+    for index in dedented:
+        lines[index] = lines[index][len(prefix) :]
+    return "\n".join(lines), len(prefix), dedented
+
+
+_LEADING_INDENT = re.compile(r"[ \t]+")
+
+
 def neutralise_magics(cell_source: str) -> str:
     """Replace IPython-only lines by `pass` (same indentation), keeping the line count.
 
@@ -307,6 +329,7 @@ def _read_notebook(path: Path, display: str, data: bytes) -> Source:
         return Source(path, display, "", cells=[], notebook=notebook)
     parts: list[str] = []
     spans: list[CellSpan] = []
+    shifts: dict[int, int] = {}
     row = 1
     number = 0
     for index, cell in enumerate(cells):
@@ -321,14 +344,16 @@ def _read_notebook(path: Path, display: str, data: bytes) -> Source:
         else:
             raise SourceError(f"code cell {number} has a source that is not text")
         _reject_surrogates(text, f"code cell {number}")
-        code = neutralise_magics(text.replace("\r\n", "\n"))
+        text, width, dedented = leading_indent(text.replace("\r\n", "\n"))
+        shifts.update((row + index, width) for index in dedented)
+        code = neutralise_magics(text)
         if not code.endswith("\n"):
             code += "\n"
         n_rows = code.count("\n")
         spans.append(CellSpan(number, index, row, n_rows))
         parts.append(code)
         row += n_rows
-    return Source(path, display, "".join(parts), cells=spans, notebook=notebook)
+    return Source(path, display, "".join(parts), cells=spans, notebook=notebook, shifts=shifts)
 
 
 def _is_python(notebook: dict) -> bool:

@@ -280,3 +280,38 @@ def test_the_fast_path_leaves_exactly_what_the_scan_would(lines: list[str]) -> N
         assert fast == neutralise_magics(cell)
     finally:
         kerlint.source._MAYBE_IPYTHON = original
+
+
+def _notebook(*cells: str) -> bytes:
+    return json.dumps(
+        {
+            "cells": [{"cell_type": "code", "source": cell, "metadata": {}} for cell in cells],
+            "metadata": {"language_info": {"name": "python"}},
+            "nbformat": 4,
+            "nbformat_minor": 5,
+        }
+    ).encode()
+
+
+def test_a_cell_indented_as_a_whole_runs_as_ipython_runs_it(tmp_path: Path) -> None:
+    """IPython takes a cell's leading indentation off every line that has it (its
+    `leading_indent`): such a cell runs, so it is checked, columns as written, no fix."""
+    path = tmp_path / "indented.ipynb"
+    path.write_bytes(
+        _notebook(
+            "import keras\nmodel = keras.Sequential([keras.layers.Dense(2)])\n",
+            '\n  for _ in range(3):\n      model.trainable = "False"\n      model.fit(x, y)\n',
+            'model.trainable = "False"\n',
+        )
+    )
+    result = check_file(path, frozenset({"KL008"}))
+    found = [(d.cell, d.location.row, d.location.column, d.fix is None) for d in result.diagnostics]
+    # Cell 2: the assignment stands at column 7 as written (5 once IPython takes 2 off).
+    assert found == [(2, 3, 7, True), (3, 1, 1, False)]
+
+
+def test_leading_indent_takes_only_the_first_lines_indentation() -> None:
+    from kerlint.source import leading_indent
+
+    assert leading_indent("x = 1\n  y") == ("x = 1\n  y", 0, [])
+    assert leading_indent("\n\t  a\n\t  b\n  c\n") == ("\na\nb\n  c\n", 3, [1, 2])
