@@ -124,6 +124,7 @@ class Builder(KerasApi):
         self.foreign: dict[int, Imported] = {}
         self.adopted_globals: set[int] = set()
         self.home_site: ast.AST | None = None
+        self.origin: object = None  # the module whose code runs, while it is another's
         self.current_call: ast.AST | None = None
         self.class_of: dict[int, Class] = {}  # by id of the ClassDef: for inherited methods
         self.facts = Facts()
@@ -212,11 +213,14 @@ class Builder(KerasApi):
 
     def code_of(self, node: ast.AST) -> str:
         """The code of a node, as written where it can be (labels and selectors)."""
-        if self._code_of is not None and self.home_site is None:
-            found = self._code_of(node)
-            if found:
-                return found
-        return ast.unparse(node)
+        if self.home_site is None:
+            quote = self._code_of
+        else:  # another module's code: its own text, if the node is that module's
+            holds = getattr(self.origin, "holds", None)
+            held = holds is not None and holds(node)
+            quote = self.origin.source.segment if held else None  # type: ignore[attr-defined]
+        found = quote(node) if quote is not None else None
+        return found if found else ast.unparse(node)
 
     # ------------------------------------------------------------------ objects
     def new_obj(self, kind, node, *, keras=True, cls=None, trainable=True, **extra) -> Obj:
@@ -995,7 +999,7 @@ class Builder(KerasApi):
         imported = self._foreign_of(function) if self.foreign or self.class_of else None
         if imported is None:
             return self._run_body_here(function, local, env)
-        saved_globals, saved_site = self.module_env, self.home_site
+        saved_globals, saved_site, saved_origin = self.module_env, self.home_site, self.origin
         crossing = saved_site is None
         if crossing:
             self.home_site = self.current_call or function.node
@@ -1004,11 +1008,11 @@ class Builder(KerasApi):
             self.facts.foreign_sites[id(function.node)] = ForeignSite(
                 function.node, self.home_site, imported.origin
             )
-        self.module_env = imported.globals
+        self.module_env, self.origin = imported.globals, imported.origin
         try:
             return self._run_body_here(function, local, env)
         finally:
-            self.module_env, self.home_site = saved_globals, saved_site
+            self.module_env, self.home_site, self.origin = saved_globals, saved_site, saved_origin
             if crossing:
                 self._truncate_records(marks)
 
