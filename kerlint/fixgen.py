@@ -133,18 +133,6 @@ def _indexer() -> type:
     return _Indexer
 
 
-def dotted_name(node) -> str | None:
-    """`a.b.c` of a LibCST name or attribute chain."""
-    import libcst as cst
-
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        base = dotted_name(node.value)
-        return f"{base}.{node.attr.value}" if base else None
-    return None
-
-
 def _index(facts: FileFacts) -> _ModuleIndex:
     index = getattr(facts, "_fixgen_index", None)
     if index is None:
