@@ -63,6 +63,7 @@ from kerlint.facts.records import (
     tensor_union,
 )
 from kerlint.facts.syntax import (
+    TRY_STATEMENTS,
     FunctionNode,
     Param,
     absolute_import,
@@ -300,7 +301,7 @@ class Builder(KerasApi):
         if kind is ast.While:
             self.eval(node.test, env)  # type: ignore[attr-defined]
             return self._loop(node.body, node.orelse, env)  # type: ignore[attr-defined]
-        if kind is ast.Try or kind is ast.TryStar:
+        if kind in TRY_STATEMENTS:
             return self.exec_try(node, env)
         if kind is ast.With or kind is ast.AsyncWith:
             for item in node.items:  # type: ignore[attr-defined]

@@ -12,6 +12,10 @@ from dataclasses import dataclass
 from kerlint.facts import names
 
 FUNCTION_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef)
+# `try` and, from Python 3.11 on, `try` with `except*`.
+TRY_STATEMENTS: tuple[type, ...] = tuple(
+    getattr(ast, name) for name in ("Try", "TryStar") if hasattr(ast, name)
+)
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
 
 

@@ -32,7 +32,7 @@ from kerlint.facts import names
 from kerlint.facts.model import Class, Function, Ref
 from kerlint.facts.positions import SourceText
 from kerlint.facts.records import Env, Imported, bind_import, class_base
-from kerlint.facts.syntax import absolute_import, dotted_name
+from kerlint.facts.syntax import TRY_STATEMENTS, absolute_import, dotted_name
 from kerlint.project.index import ModuleFile, ProjectIndex, imported_modules
 from kerlint.source import SourceError, read_bytes, read_source
 
@@ -354,7 +354,7 @@ def _define(body: Iterable[ast.stmt], env: Env, package: str, resolver: Resolver
         elif isinstance(statement, ast.If):
             _define(statement.body, env, package, resolver)
             _define(statement.orelse, env, package, resolver)
-        elif isinstance(statement, ast.Try | ast.TryStar):
+        elif isinstance(statement, TRY_STATEMENTS):
             _define(statement.body, env, package, resolver)
 
 
