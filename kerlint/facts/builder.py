@@ -75,6 +75,7 @@ from kerlint.facts.syntax import (
     is_discarded_trainable_test,
     mentions,
     not_isinstance_bn,
+    runs_repeatedly,
     small_slice,
     target_name,
     tests_batchnorm,
@@ -147,6 +148,7 @@ class Builder(KerasApi):
         # every loop over the same layers, so the names belong to the loop, not the object).
         self.loop_names: list[str] = []
         self.in_callback = False
+        self.repeating: list[ast.For | ast.AsyncFor] = []  # the repeating loops around
         self.work = 0
         self.splices = itertools.count(1)
         self.inline_counts: dict[int, int] = {}
@@ -232,6 +234,8 @@ class Builder(KerasApi):
         obj = Obj(
             kind=kind, node=node, cls=cls, keras=keras, initially_trainable=trainable, **extra
         )
+        if self.repeating:
+            obj.repeats = tuple(self.repeating)
         self.allocated[key] = obj  # type: ignore[index]
         self.facts.objects.append(obj)
         return obj
@@ -263,6 +267,8 @@ class Builder(KerasApi):
 
     def emit(self, kind, node, **kwargs) -> Event:
         event = Event(kind=kind, node=node, in_callback=self.in_callback, **kwargs)
+        if self.repeating:
+            event.repeats = tuple(self.repeating)
         self.seq.items.append(event)
         self.facts.events.append(event)
         return event
@@ -473,9 +479,14 @@ class Builder(KerasApi):
         saved_guard = self.guard
         if pushed:
             self.guard = None
+        repeating = runs_repeatedly(node)
+        if repeating:
+            self.repeating.append(node)
         try:
             return self._loop(node.body, node.orelse, env, at_least_once=bool(pushed))
         finally:
+            if repeating:
+                self.repeating.pop()
             self.guard = saved_guard
             del self.loop_vars[len(self.loop_vars) - len(pushed) :]
             if name is not None:

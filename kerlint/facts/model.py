@@ -45,6 +45,9 @@ class Obj:
     calls_training_false: bool = False  # a subclassed model whose call() passes training=False
     has_train_step: bool = False
     label: str | None = None  # the first name the code gave it, for messages
+    # The `for` loops that run more than once around where it is made, outermost first: one
+    # allocation site, but a new object each iteration.
+    repeats: tuple[ast.For | ast.AsyncFor, ...] = ()
     id: int = field(default_factory=lambda: next(_ids))
 
     def __hash__(self) -> int:
@@ -139,6 +142,7 @@ class Event:
     method: str | None = None  # train/start: fit, train_on_batch, ...
     in_callback: bool = False
     training: Literal_ | None = None  # call: the training= argument
+    repeats: tuple[ast.For | ast.AsyncFor, ...] = ()  # the loops that run it more than once
     id: int = field(default_factory=lambda: next(_ids))
 
     def __hash__(self) -> int:

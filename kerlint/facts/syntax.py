@@ -118,6 +118,34 @@ def int_literal(node) -> int | None:
     return None
 
 
+def runs_repeatedly(loop: ast.For | ast.AsyncFor) -> bool:
+    """Whether a `for` loop is written to run its body more than once: not over a literal
+    of at most one item or `range(1)`, and without a `break`, `return` or `raise` that
+    ends every first iteration. (What it iterates is otherwise not known: a loop over
+    folds, configurations or learning rates.)"""
+    iterable = loop.iter
+    if isinstance(iterable, ast.Constant):
+        return False
+    if isinstance(iterable, ast.List | ast.Tuple | ast.Set) and (
+        len(iterable.elts) <= 1 or any(isinstance(e, ast.Starred) for e in iterable.elts)
+    ):
+        return False
+    if (
+        isinstance(iterable, ast.Call)
+        and isinstance(iterable.func, ast.Name)
+        and iterable.func.id == "range"
+        and not iterable.keywords
+        and 1 <= len(iterable.args) <= 3
+    ):
+        bounds = [int_literal(argument) for argument in iterable.args]
+        known = None not in bounds and (len(bounds) < 3 or bounds[2] != 0)
+        if known and len(range(*bounds)[:2]) <= 1:  # type: ignore[arg-type]  (a slice: big ints)
+            return False
+    return not any(
+        isinstance(statement, ast.Break | ast.Return | ast.Raise) for statement in loop.body
+    )
+
+
 def small_slice(lower: int | None, upper: int | None, element: ast.Slice) -> bool:
     """Very few layers (at most two) may well hold no BatchNormalization: don't claim they do."""
     if element.step is not None:

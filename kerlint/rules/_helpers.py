@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import ast
 
-from kerlint.facts import FileFacts
+from kerlint.facts import FileFacts, names
 from kerlint.facts.model import Event, Obj
+
+# Layers that own no variables, besides those of the freeze rules' table: `Lambda` wraps a
+# function (Keras does not track variables it makes).
+_NO_VARIABLES = names.WEIGHTLESS_LAYERS | {"Lambda"}
 
 
 def called_on(facts: FileFacts, event: Event) -> str:
@@ -49,3 +53,23 @@ def made_in_the_call(compile_: Event, optimizer: Obj) -> bool:
     return isinstance(call, ast.Call) and any(
         given is optimizer.node for given in [*call.args, *(k.value for k in call.keywords)]
     )
+
+
+def layers_with_variables(model: Obj, depth: int = 0) -> frozenset[int] | None:
+    """The layers (object ids) that own `model`'s variables, through nested models, when
+    every part is known: a Sequential list or a functional graph of Keras layers. None
+    when any part is not (a subclassed model, an application, a layer of unknown class)."""
+    if model.structure not in ("functional", "sequential") or not model.children or depth > 8:
+        return None
+    found: set[int] = set()
+    for child in model.children:
+        if child.kind == "model":
+            inner = layers_with_variables(child, depth + 1)
+            if inner is None:
+                return None
+            found |= inner
+        elif not child.cls or not child.cls.startswith("keras.layers."):
+            return None
+        elif child.cls.rsplit(".", 1)[-1] not in _NO_VARIABLES:
+            found.add(child.id)
+    return frozenset(found)
