@@ -187,3 +187,38 @@ def test_self_weights_and_self_optimizer_in_a_train_step() -> None:
         "        return {}\n"
     )
     assert _reported(source, "KL005") == {(7, "KL005"), (8, "KL005")}
+
+
+def _classes(source: str) -> list[str | None]:
+    facts = FileFacts(ast.parse(source), source)
+    return [obj.cls for obj in facts.facts.objects if obj.kind in ("model", "layer", "optimizer")]
+
+
+def test_star_imports_of_keras_bind_what_those_modules_export() -> None:
+    """`from keras.layers import *` (also Keras 2's `keras.layers.core`), the last star
+    import that exports a name winning, as in Python."""
+    source = (
+        "from keras.layers.core import *\n"
+        "from tensorflow.keras.models import *\n"
+        "from keras.optimizers import *\n"
+        "m = Sequential([Dense(1), BatchNormalization()])\n"
+        "o = Adam()\n"
+    )
+    assert sorted(map(str, _classes(source))) == [
+        "keras.Sequential",
+        "keras.layers.BatchNormalization",
+        "keras.layers.Dense",
+        "keras.optimizers.Adam",
+    ]
+
+
+def test_a_name_behind_another_modules_star_import_stays_unknown() -> None:
+    """A third-party star import after Keras's may rebind anything; builtins and names
+    Keras does not export are never read as Keras's, nor names the file binds itself."""
+    assert _classes("from keras.layers import *\nfrom fastai.vision import *\nDense(1)\n") == []
+    assert _classes("from fastai.vision import *\nfrom keras.layers import *\nDense(1)\n") == [
+        "keras.layers.Dense"
+    ]
+    assert _classes("from keras.layers import *\nMyBlock(1)\nlen([1])\n") == []
+    own = "from keras.layers import *\n\ndef Dense(n):\n    return n\n\nDense(1)\n"
+    assert _classes(own) == []

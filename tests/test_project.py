@@ -721,6 +721,93 @@ def test_a_star_import_of_a_project_module(tmp_path: Path) -> None:
     assert reported == {"train.py": {(4, "KL002")}}
 
 
+def test_a_package_re_exports_its_submodules_with_star_imports(tmp_path: Path) -> None:
+    """`from .models import *` in a package's `__init__` (two levels deep), and a function
+    named like the submodule that defines it: the package's binding wins, as in Python."""
+    write(
+        tmp_path,
+        {
+            "utils/__init__.py": "from .nets import *\nfrom .loops import *\n",
+            "utils/nets/__init__.py": "from .models import *\n",
+            "utils/nets/models.py": MODELS,
+            "utils/loops/__init__.py": "from .fit_all import *\n",
+            "utils/loops/fit_all.py": "def fit_all(m):\n    m.fit(1)\n",
+            "train.py": """\
+                from utils.nets import build, freeze
+                from utils.loops import fit_all
+                m, b = build()
+                freeze(m)
+                fit_all(m)
+            """,
+            "train_top.py": "from utils import *\nm, b = build()\nfreeze(m)\nfit_all(m)\n",
+        },
+    )
+    reported, _ = check(tmp_path, "train.py", "train_top.py")
+    assert reported == {"train.py": {(5, "KL002")}, "train_top.py": {(4, "KL002")}}
+
+
+def test_a_name_two_star_imports_could_bind_is_unknown(tmp_path: Path) -> None:
+    """Which `freeze` a package re-exports from two modules is not guessed; nor is a star
+    import of a module that is not the project's."""
+    write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "from .a import *\nfrom .b import *\nfrom os.path import *\n",
+            "pkg/a.py": MODELS,
+            "pkg/b.py": "def freeze(model):\n    pass\n",
+            "train.py": """\
+                import keras
+                from pkg import freeze, join
+                m = keras.Sequential([keras.layers.Dense(1)])
+                m.compile("adam", "mse")
+                freeze(m)
+                join(m)
+                m.fit(1)
+            """,
+        },
+    )
+    reported, _ = check(tmp_path, "train.py")
+    assert reported == {"train.py": set()}
+
+
+def test_a_dependency_written_with_keras_star_imports(tmp_path: Path) -> None:
+    """`from keras.layers import *` in a module of the project: its builder makes known
+    layers, its class a Keras model, and a star import of it re-exports Keras's names."""
+    write(
+        tmp_path,
+        {
+            "models.py": """\
+                from keras.models import *
+                from keras.layers import *
+
+
+                def build():
+                    base = Sequential([Dense(4), BatchNormalization()])
+                    return Sequential([base, Dense(1)]), base
+
+
+                class Net(Model):
+                    pass
+            """,
+            "train.py": """\
+                from models import *
+
+                m, b = build()
+                b.trainable = False
+                m.compile("adam", "mse")
+                m.fit(1)
+                b.trainable = True
+                m.fit(1)
+                n = Sequential([Dense(2), BatchNormalization()])
+                n.trainable = False
+                n.fit(1)
+            """,
+        },
+    )
+    reported, _ = check(tmp_path, "train.py")
+    assert reported == {"train.py": {(7, "KL001"), (7, "KL003"), (11, "KL002")}}
+
+
 def test_fix_keeps_the_findings_that_lie_in_other_modules(project: Path, run_cli) -> None:
     """After --fix the fixed files are checked again with their imports followed, and the
     findings in checked dependencies are placed there again (once)."""

@@ -44,6 +44,7 @@ from kerlint.facts.model import (
 )
 from kerlint.facts.records import (
     NOTHING,
+    STAR_IMPORTS,
     AttributeWrite,
     DiscardedComparison,
     Env,
@@ -52,11 +53,14 @@ from kerlint.facts.records import (
     Imported,
     LayerList,
     ListValue,
+    Unbound,
     Values,
     WeightList,
     WeightMutation,
     WeightNameFilter,
     bind_import,
+    bind_star_import,
+    bound_by_stars,
     class_base,
     flatten,
     join,
@@ -149,6 +153,7 @@ class Builder(KerasApi):
         self.loop_names: list[str] = []
         self.in_callback = False
         self.repeating: list[ast.For | ast.AsyncFor] = []  # the repeating loops around
+        self.star_bindings: dict[tuple[str, Values], Values] = {}
         self.work = 0
         self.splices = itertools.count(1)
         self.inline_counts: dict[int, int] = {}
@@ -404,11 +409,14 @@ class Builder(KerasApi):
         if module and (names.is_keras_family(module) or module.split(".")[0] == "tensorflow"):
             self.facts.uses_keras = True
         if node.names and node.names[0].name == "*":
-            # `from utils import *` of a project module: its public functions and classes.
+            # `from utils import *` of a project module: its public functions and classes;
+            # of Keras (or anything else): looked up when a name is not bound otherwise.
             exported = getattr(self.resolve, "exported", None)
             if module and exported is not None:
                 for name in exported(module):
                     env[name] = (Ref(f"{module}.{name}"),)
+            if module:
+                bind_star_import(module, env)
             return env
         for alias in node.names:
             name = alias.name
@@ -421,6 +429,18 @@ class Builder(KerasApi):
                 if names.is_keras_family(full):
                     self.facts.uses_keras = True
         return env
+
+    def bound_by_stars(self, name: str, stars: Values) -> Values:
+        """A name no statement binds, read through the module's star imports (remembered:
+        the same few names are asked for again and again)."""
+        key = (name, stars)
+        found = self.star_bindings.get(key)
+        if found is None:
+            project = getattr(self.resolve, "star_binding", None)
+            value = bound_by_stars(name, stars, project)
+            found = (value,) if value is not None and not isinstance(value, Unbound) else NOTHING
+            self.star_bindings[key] = found
+        return found
 
     def exec_if(self, node: ast.If, env: Env) -> Env:
         self.eval(node.test, env)
@@ -709,6 +729,10 @@ class Builder(KerasApi):
                 found = self.module_env.get(name)
             if found is None and name in BENIGN_CALLS:
                 return (Ref(name),)
+            if found is None:
+                stars = env.get(STAR_IMPORTS) or self.module_env.get(STAR_IMPORTS)
+                if stars:
+                    return self.bound_by_stars(name, stars)
             return found or NOTHING
         if kind is ast.Attribute:
             return self.attribute_of(self.eval(node.value, env), node)  # type: ignore[attr-defined, arg-type]

@@ -9,10 +9,13 @@ its weight lists, a literal list or tuple).
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
+import builtins
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from kerlint.facts import names
+from kerlint.facts.keras_exports import EXPORTS
 from kerlint.facts.model import Class, Event, Function, Obj, Ref, Seq, Value
 
 if TYPE_CHECKING:
@@ -154,6 +157,50 @@ def bind_import(alias: ast.alias, env: Env) -> str:
         root = dotted.split(".")[0]
         env[root] = (Ref(root),)
     return dotted
+
+
+# The key (no Python name) under which an environment keeps the modules it imported with `*`,
+# in order: a name none of its statements binds may be bound by one of them.
+STAR_IMPORTS = "*"
+_BUILTINS = frozenset(dir(builtins))
+
+
+class Unbound:
+    """The answer "this module does not bind the name" (None means: not known)."""
+
+
+UNBOUND = Unbound()
+# What a project module binds a name to, for a star import of it: (module, name) -> answer.
+ProjectStar = Callable[[str, str], "Value | Unbound | None"]
+
+
+def bind_star_import(module: str, env: Env) -> None:
+    env[STAR_IMPORTS] = (*env.get(STAR_IMPORTS, ()), Ref(module))
+
+
+def bound_by_stars(name: str, stars: Values, project: ProjectStar | None) -> Value | Unbound | None:
+    """What `name` is after `from m import *` lines, the last that binds it winning: a Keras
+    module binds what its table of exports says, a project module what its globals say;
+    any other module may bind anything, so behind it the name is not known."""
+    if name in _BUILTINS:
+        return None
+    for star in reversed(stars):
+        if not isinstance(star, Ref):
+            return None
+        keras_module = names.canonical(star.name)
+        if keras_module is not None:
+            if keras_module.startswith("keras.layers."):  # Keras 2's `keras.layers.core`, ...
+                keras_module = "keras.layers"
+            exported = EXPORTS.get(keras_module)
+            if exported is None:
+                return None
+            if name in exported:
+                return Ref(f"{star.name}.{name}")
+            continue
+        found = project(star.name, name) if project is not None else None
+        if found is not UNBOUND:
+            return found
+    return UNBOUND
 
 
 def join(a: Env, b: Env) -> Env:

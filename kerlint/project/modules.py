@@ -29,9 +29,19 @@ from typing import TYPE_CHECKING
 
 from kerlint.engine import _python_tree_or_error
 from kerlint.facts import names
-from kerlint.facts.model import Class, Function, Ref
+from kerlint.facts.model import Class, Function, Ref, Value
 from kerlint.facts.positions import SourceText
-from kerlint.facts.records import Env, Imported, bind_import, class_base
+from kerlint.facts.records import (
+    STAR_IMPORTS,
+    UNBOUND,
+    Env,
+    Imported,
+    Unbound,
+    bind_import,
+    bind_star_import,
+    bound_by_stars,
+    class_base,
+)
 from kerlint.facts.syntax import TRY_STATEMENTS, absolute_import, dotted_name
 from kerlint.project.index import ModuleFile, ProjectIndex, imported_modules
 from kerlint.source import SourceError, read_bytes, read_source
@@ -280,17 +290,24 @@ class Resolver:
     def exported(self, module: str) -> list[str]:
         """What `from module import *` binds of a project module's functions and classes
         (its `__all__` is not read: the names without a leading underscore)."""
+        return sorted(self._exported(module, MAX_REEXPORTS))
+
+    def _exported(self, module: str, hops: int) -> set[str]:
         found = self.project.index.find_module(module, self.importer, self.search)
         record = self.project.parsed(found) if found is not None else None
-        if record is None:
-            return []
-        return [
+        if record is None or hops <= 0:
+            return set()
+        names = {
             name
             for name, values in record.globals.items()
             if not name.startswith("_")
             and len(values) == 1
             and isinstance(values[0], Function | Class)
-        ]
+        }
+        for star in record.globals.get(STAR_IMPORTS, ()):  # what it re-exports with `*`
+            if isinstance(star, Ref):
+                names |= self._exported(star.name, hops - 1)
+        return names
 
     def __call__(self, qualified: str) -> Imported | None:
         if (self._key, qualified) in self.project._unresolved:
@@ -305,7 +322,13 @@ class Resolver:
             self.project._unresolved.add((self._key, qualified))
             return None
         module, rest = split
-        if len(rest) != 1:  # the module itself, or an attribute of a definition
+        if not rest:  # a submodule, unless its package's `__init__` binds the name over it
+            package, _, name = qualified.rpartition(".")
+            above = self.project.index.split(package, self.importer, self.search)
+            if not package or above is None or above[1]:
+                return None
+            module, rest = above[0], [name]
+        if len(rest) != 1:  # an attribute of a definition
             return None
         if self.allowed is not None and module.path not in self.allowed:
             return None  # reached without an import naming it: not in the cache key either
@@ -313,6 +336,8 @@ class Resolver:
         if record is None:
             return None
         values = record.globals.get(rest[0], ())
+        if not values:  # not bound by name: perhaps by one of the module's `import *`
+            return self._through_stars(record, rest[0], hops)
         if len(values) != 1:
             return None
         value = values[0]
@@ -321,6 +346,41 @@ class Resolver:
         if isinstance(value, Ref) and value.name != qualified:
             return self.definition(value.name, hops - 1)  # a re-export
         return None
+
+    def _through_stars(self, record: ModuleRecord, name: str, hops: int) -> Imported | None:
+        """`name` as the module's `from .models import *` lines bind it (a package's
+        `__init__` re-exporting its submodules)."""
+        stars = record.globals.get(STAR_IMPORTS, ())
+        found = bound_by_stars(name, stars, self._star_binder(hops)) if stars else None
+        if isinstance(found, Ref):
+            return self.definition(found.name, hops - 1)
+        return None
+
+    def star_binding(
+        self, module: str, name: str, hops: int = MAX_REEXPORTS
+    ) -> Value | Unbound | None:
+        """What `from module import *` binds `name` to, for a project module: a reference
+        to its definition, UNBOUND when the module binds no such name, None when it is not
+        a project module (or what it binds is not known)."""
+        found = self.project.index.find_module(module, self.importer, self.search)
+        if hops <= 0 or found is None:
+            return None
+        if self.allowed is not None and found.path not in self.allowed:
+            return None
+        record = self.project.parsed(found)
+        if record is None:
+            return None
+        values = record.globals.get(name)
+        if values is None:
+            stars = record.globals.get(STAR_IMPORTS, ())
+            return bound_by_stars(name, stars, self._star_binder(hops)) if stars else UNBOUND
+        if len(values) != 1:
+            return None
+        value = values[0]
+        return Ref(f"{module}.{name}") if isinstance(value, Function | Class) else value
+
+    def _star_binder(self, hops: int):
+        return lambda module, name: self.star_binding(module, name, hops - 1)
 
 
 def _define(body: Iterable[ast.stmt], env: Env, package: str, resolver: Resolver) -> None:
@@ -337,7 +397,7 @@ def _define(body: Iterable[ast.stmt], env: Env, package: str, resolver: Resolver
             and isinstance(statement.targets[0], ast.Name)
         ):  # `build = build_model`: an alias; anything else is unknown
             alias_of = dotted_name(statement.value)
-            env[statement.targets[0].id] = _lookup(alias_of, env) if alias_of else ()
+            env[statement.targets[0].id] = _lookup(alias_of, env, resolver) if alias_of else ()
         elif isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef):
             env[statement.name] = (Function(statement),)
         elif isinstance(statement, ast.ClassDef):
@@ -356,19 +416,58 @@ def _define(body: Iterable[ast.stmt], env: Env, package: str, resolver: Resolver
             _define(statement.orelse, env, package, resolver)
         elif isinstance(statement, TRY_STATEMENTS):
             _define(statement.body, env, package, resolver)
+            for other in (*statement.handlers, *statement.orelse, *statement.finalbody):
+                _bind_unknown(other, env)
+        else:
+            _bind_unknown(statement, env)
+
+
+def _bind_unknown(statement: ast.AST, env: Env) -> None:
+    """Names a statement binds in a way not followed (`a, b = ...`, `for`, `with`): bound
+    to something unknown, so that a star import never reads them as unbound."""
+    todo = [statement]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, _OWN_SCOPES):
+            if isinstance(node, ast.stmt):  # a def or class (its body is its own scope)
+                env.setdefault(node.name, ())
+            continue
+        bound = None
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            bound = node.id
+        elif isinstance(node, ast.alias) and node.name != "*":
+            bound = node.asname or node.name.split(".")[0]
+        elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar):
+            bound = node.name
+        if bound:
+            env.setdefault(bound, ())
+        todo.extend(ast.iter_child_nodes(node))
+
+
+_OWN_SCOPES = (
+    ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, ast.ListComp, ast.SetComp,
+    ast.DictComp, ast.GeneratorExp,
+)  # fmt: skip
 
 
 def _define_from(node: ast.ImportFrom, env: Env, package: str) -> None:
     module = absolute_import(package, node.level, node.module) if node.level else node.module
-    if module is None or (node.names and node.names[0].name == "*"):
+    if module is None:
+        return
+    if node.names and node.names[0].name == "*":
+        bind_star_import(module, env)
         return
     for alias in node.names:
         env[alias.asname or alias.name] = (Ref(f"{module}.{alias.name}"),)
 
 
-def _lookup(dotted: str, env: Env) -> tuple:
+def _lookup(dotted: str, env: Env, resolver: Resolver) -> tuple:
     head, _, rest = dotted.partition(".")
-    values = env.get(head, ())
+    values = env.get(head)
+    if values is None:  # perhaps bound by a star import (`from keras.models import *`)
+        stars = env.get(STAR_IMPORTS)
+        found = bound_by_stars(head, stars, resolver.star_binding) if stars else None
+        values = (found,) if found is not None and not isinstance(found, Unbound) else ()
     if not rest:
         return values
     if len(values) == 1 and isinstance(values[0], Ref):
@@ -382,7 +481,7 @@ def _class_bases(node: ast.ClassDef, env: Env, resolver: Resolver) -> Iterable[s
         dotted = dotted_name(base_node)
         if dotted is None:
             continue
-        for value in _lookup(dotted, env):
+        for value in _lookup(dotted, env, resolver):
             if isinstance(value, Class):
                 yield value
             elif isinstance(value, Ref):
