@@ -50,7 +50,9 @@ def test_timeline_orders_compile_assign_and_train() -> None:
     kinds = [event.kind for event in facts.events("compile", "train", "assign")]
     assert kinds == ["compile", "train", "assign", "train"]
     [model] = [o for o in facts.facts.objects if o.cls == "keras.Sequential"]
-    assert model.structure == "sequential" and len(model.children) == 2  # Dense, layers[0]
+    [dense] = model.children  # `m.layers[0]` is the Dense itself
+    assert model.structure == "sequential" and dense.cls == "keras.layers.Dense"
+    assert [e.target for e in facts.events("assign")] == [dense]
 
 
 def test_a_resolver_splices_functions_from_other_modules() -> None:
@@ -222,3 +224,32 @@ def test_a_name_behind_another_modules_star_import_stays_unknown() -> None:
     assert _classes("from keras.layers import *\nMyBlock(1)\nlen([1])\n") == []
     own = "from keras.layers import *\n\ndef Dense(n):\n    return n\n\nDense(1)\n"
     assert _classes(own) == []
+
+
+def test_layers_of_a_sequential_are_the_layers_it_was_given() -> None:
+    """`m.layers[i]` of a Sequential whose every entry is known is that very object (an
+    `Input` or `InputLayer` is not one of `m.layers`); after an `add` on one path only, a
+    `pop()` or an unknown call that receives it, the order is unknown."""
+    source = (
+        "import keras\n"
+        "d = keras.Sequential([keras.layers.Dense(1)])\n"
+        "m = keras.Sequential([keras.Input((4,)), keras.layers.InputLayer((4,)), d])\n"
+        "m.add(keras.layers.Dense(2))\n"
+        "m.layers[0].trainable = False\n"
+        "m.layers[-1].trainable = False\n"
+        "n = keras.Sequential([d])\n"
+        "if flag:\n"
+        "    n.add(keras.layers.Dense(3))\n"
+        "n.layers[0].trainable = False\n"
+        "p = keras.Sequential([d, d])\n"
+        "p.pop()\n"
+        "p.layers[0].trainable = False\n"
+        "q = keras.Sequential([d])\n"
+        "unknown(q)\n"
+        "q.layers[0].trainable = False\n"
+    )
+    facts = FileFacts(ast.parse(source), source)
+    targets = {e.node.lineno: e.target for e in facts.events("assign")}
+    assert targets[5].label == "d" and targets[5].selector is None
+    assert targets[6].cls == "keras.layers.Dense" and targets[6].node.lineno == 4
+    assert [targets[row].selector for row in (10, 13, 16)] == [".layers[0]"] * 3

@@ -154,6 +154,7 @@ class Builder(KerasApi):
         self.in_callback = False
         self.repeating: list[ast.For | ast.AsyncFor] = []  # the repeating loops around
         self.star_bindings: dict[tuple[str, Values], Values] = {}
+        self.conditional = 0  # how many branches and loop bodies are around
         self.work = 0
         self.splices = itertools.count(1)
         self.inline_counts: dict[int, int] = {}
@@ -574,12 +575,15 @@ class Builder(KerasApi):
         return result
 
     def _in_seq(self, seq: Seq, work):
+        """Run a branch, a loop body or a handler: code that runs on some paths only."""
         saved = self.seq
         self.seq = seq
+        self.conditional += 1
         try:
             return work()
         finally:
             self.seq = saved
+            self.conditional -= 1
 
     def exec_class(self, node: ast.ClassDef, env: Env) -> Env:
         bases: list[str] = []
@@ -832,6 +836,14 @@ class Builder(KerasApi):
                     result.append(LayerList(base.owner, f"{base.selector}[{text}]", True, small))
                 elif not isinstance(element, ast.Tuple):
                     index = int_literal(element)
+                    order = base.owner.layer_order if base.selector == ".layers" else None
+                    if (
+                        order is not None
+                        and index is not None
+                        and -len(order) <= index < len(order)
+                    ):
+                        result.append(order[index])  # the very layer of a known Sequential
+                        continue
                     selector = f"{base.selector}[{index if index is not None else '?'}]"
                     result.append(self.derive(base.owner, selector, node=node))
             elif isinstance(base, ListValue) and not isinstance(element, ast.Slice | ast.Tuple):
@@ -915,6 +927,7 @@ class Builder(KerasApi):
                     "instance",
                 ):
                     self.emit("havoc", node, target=value)
+                    value.layer_order = None
 
     def _call_function(
         self, function: Function, positional, keywords, env, self_value=None, bind_unknown=False
@@ -957,6 +970,7 @@ class Builder(KerasApi):
             for value in flatten(values):
                 if isinstance(value, Obj) and value.kind in ("model", "layer"):
                     self.emit("havoc", node, target=value)
+                    value.layer_order = None
 
     # ------------------------------------------------------------------ other modules
     def imported(self, qualified: str) -> Imported | Function | None:

@@ -119,9 +119,14 @@ class KerasApi(_Base):
                     handled = True
                     for value in positional[0]:
                         obj.adopt(value)
+                    if self.conditional:  # an `add` on some paths only: the order is lost
+                        obj.layer_order = None
+                    self._append_layer(obj, positional[0])
                     self.facts.heads.note_add(self, obj, positional[0])
                 elif method in names.BENIGN_METHODS:
                     handled = True
+                if not handled:  # `pop()`, or anything else that may change the layers
+                    obj.layer_order = None
             if obj.kind == "unknown" and (obj.cls or "").startswith("keras.callbacks."):
                 # Keras's own callbacks (`TensorBoard(...).set_model(disc)`, `on_epoch_end`)
                 # store or log a model; none of them changes what trains.
@@ -232,16 +237,32 @@ class KerasApi(_Base):
         # keras.ops.*, keras.utils.* ...: Keras's own functions leave trainable alone.
         return tensor_union(tuple(v for vs in positional for v in vs))
 
+    def _append_layer(self, model: Obj, item: Values) -> None:
+        """One more entry of a Sequential's `layers` (an `Input` adds none): known only
+        when it is one known layer or model."""
+        if model.layer_order is None:
+            return
+        [value] = item if len(item) == 1 else (None,)
+        if isinstance(value, Obj) and value.kind == "tensor" and not value.sources:
+            return  # `keras.Input(...)`: not one of `model.layers`
+        if not isinstance(value, Obj) or value.kind not in ("layer", "model"):
+            model.layer_order = None
+        elif value.cls != "keras.layers.InputLayer":
+            model.layer_order.append(value)
+
     def make_model(self, node, canonical, positional, keywords) -> Obj:
         structure = "sequential" if canonical == "keras.Sequential" else "functional"
         model = self.new_obj("model", node, cls=canonical, structure=structure, has_bn=None)
         if structure == "sequential":
             layers = keywords.get("layers") or (positional[0] if positional else NOTHING)
+            model.layer_order = [] if not (positional or keywords) else None
             for value in layers:
                 if isinstance(value, ListValue):
+                    model.layer_order = [] if len(layers) == 1 else None
                     for item in value.items:
                         for obj in item:
                             model.adopt(obj)
+                        self._append_layer(model, item)
         else:
             outputs = keywords.get("outputs") or (positional[1] if len(positional) > 1 else NOTHING)
             for tensor in flatten(outputs):
