@@ -246,6 +246,16 @@ class Builder(KerasApi):
         self.facts.objects.append(obj)
         return obj
 
+    def layer_at(
+        self, owner: Obj, selector: str, index: int | None, node: ast.AST | None = None
+    ) -> Obj:
+        """`owner.layers[index]`: the very layer of a Sequential whose entries are all
+        known, else a part of `owner` named by its selector."""
+        order = owner.layer_order if selector == ".layers" else None
+        if order is not None and index is not None and -len(order) <= index < len(order):
+            return order[index]
+        return self.derive(owner, f"{selector}[{index if index is not None else '?'}]", node=node)
+
     def derive(
         self, parent: Obj, selector: str, *, all_layers=False, small=False, node=None
     ) -> Obj:
@@ -675,9 +685,9 @@ class Builder(KerasApi):
             return [*items[:star], middle, *items[len(items) - after :]]
         owner, selector = value.owner, value.selector
         if star is None:
-            return [(self.derive(owner, f"{selector}[{i}]"),) for i in range(count)]
-        head = [(self.derive(owner, f"{selector}[{i}]"),) for i in range(star)]
-        tail = [(self.derive(owner, f"{selector}[{i - after}]"),) for i in range(after)]
+            return [(self.layer_at(owner, selector, i),) for i in range(count)]
+        head = [(self.layer_at(owner, selector, i),) for i in range(star)]
+        tail = [(self.layer_at(owner, selector, i - after),) for i in range(after)]
         bounds = f"{star or ''}:{-after if after else ''}"
         middle = (LayerList(owner, f"{selector}[{bounds}]", True, False),)
         return [*head, middle, *tail]
@@ -836,16 +846,7 @@ class Builder(KerasApi):
                     result.append(LayerList(base.owner, f"{base.selector}[{text}]", True, small))
                 elif not isinstance(element, ast.Tuple):
                     index = int_literal(element)
-                    order = base.owner.layer_order if base.selector == ".layers" else None
-                    if (
-                        order is not None
-                        and index is not None
-                        and -len(order) <= index < len(order)
-                    ):
-                        result.append(order[index])  # the very layer of a known Sequential
-                        continue
-                    selector = f"{base.selector}[{index if index is not None else '?'}]"
-                    result.append(self.derive(base.owner, selector, node=node))
+                    result.append(self.layer_at(base.owner, base.selector, index, node))
             elif isinstance(base, ListValue) and not isinstance(element, ast.Slice | ast.Tuple):
                 index = int_literal(element)
                 if index is not None and -len(base.items) <= index < len(base.items):
