@@ -253,3 +253,38 @@ def test_layers_of_a_sequential_are_the_layers_it_was_given() -> None:
     assert targets[5].label == "d" and targets[5].selector is None
     assert targets[6].cls == "keras.layers.Dense" and targets[6].node.lineno == 4
     assert [targets[row].selector for row in (10, 13, 16)] == [".layers[0]"] * 3
+
+
+def test_a_memoised_model_is_built_once() -> None:
+    """`if self.d: return self.d` once `self.d` holds a model takes only that arm, and what
+    follows the `return` does not run: the second call gives the same model."""
+    source = (
+        "import keras\n"
+        "class Holder:\n"
+        "    def __init__(self):\n"
+        "        self.d = None\n"
+        "    def disc(self):\n"
+        "        if self.d:\n"
+        "            return self.d\n"
+        "        self.d = keras.Sequential([keras.layers.Dense(1)])\n"
+        "        return self.d\n"
+        "h = Holder()\n"
+        "a = h.disc()\n"
+        "b = h.disc()\n"
+        "a.trainable = False\n"
+        "b.fit(1)\n"
+        "c = keras.Sequential([keras.layers.Dense(1)]) if flag else None\n"
+        "if c:\n"
+        "    c.trainable = False\n"
+        "c.fit(1)\n"
+    )
+    facts = FileFacts(ast.parse(source), source)
+    [assign_a, assign_c] = list(facts.events("assign"))
+    [train_b, train_c] = list(facts.events("train"))
+    assert assign_a.target is train_b.target
+    assert assign_c.target is train_c.target
+    # `c` may be None: both arms stay possible, so the freeze is on one path only.
+    values = {facts.flag(state, train_c.target).value for state in facts.states_before(train_c)}
+    assert values == {True, False}
+    [train_state] = facts.states_before(train_b)
+    assert facts.flag(train_state, train_b.target).value is False

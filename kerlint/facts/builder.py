@@ -109,6 +109,16 @@ def build_facts(
     return builder.facts
 
 
+def surely_true(test: ast.expr, values: Values) -> bool:
+    """A test of a name or attribute that can only hold Keras models, layers or optimizers
+    (truthy objects: they define neither `__bool__` nor `__len__`)."""
+    return (
+        isinstance(test, ast.Name | ast.Attribute)
+        and bool(values)
+        and all(isinstance(v, Obj) and v.kind in ("model", "layer", "optimizer") for v in values)
+    )
+
+
 def is_keras(value: Value) -> bool:
     return isinstance(value, Obj) and value.keras and value.kind in ("model", "layer")
 
@@ -155,6 +165,7 @@ class Builder(KerasApi):
         self.repeating: list[ast.For | ast.AsyncFor] = []  # the repeating loops around
         self.star_bindings: dict[tuple[str, Values], Values] = {}
         self.conditional = 0  # how many branches and loop bodies are around
+        self.returned = False  # a `return` ran on every path of the function so far
         self.work = 0
         self.splices = itertools.count(1)
         self.inline_counts: dict[int, int] = {}
@@ -297,6 +308,8 @@ class Builder(KerasApi):
             env = self.exec_statement(statement, env)
             if module_level:
                 self.module_env = env
+            if self.returned:  # what follows a `return` in this block never runs
+                break
         return env
 
     def exec_statement(self, node: ast.stmt, env: Env) -> Env:
@@ -385,6 +398,7 @@ class Builder(KerasApi):
             values = self.eval(node.value, env) if node.value is not None else NOTHING
             if self.returns:
                 self.returns[-1].append(values)
+                self.returned = True
             self.emit("return", node)
             return env
         if isinstance(node, ast.Raise):
@@ -454,8 +468,11 @@ class Builder(KerasApi):
         return found
 
     def exec_if(self, node: ast.If, env: Env) -> Env:
-        self.eval(node.test, env)
+        tested = self.eval(node.test, env)
         then_guard, else_guard = self._guards_for(node.test)
+        if then_guard is None and surely_true(node.test, tested):
+            # `if self.disc: return self.disc` once it holds a model: only that arm runs.
+            return self.exec_block(node.body, env)
         saved_guard = self.guard
         then_seq, else_seq = Seq(), Seq()
         self.guard = narrow(saved_guard, then_guard)
@@ -594,6 +611,7 @@ class Builder(KerasApi):
         finally:
             self.seq = saved
             self.conditional -= 1
+            self.returned = False  # a `return` on some paths: the others go on
 
     def exec_class(self, node: ast.ClassDef, env: Env) -> Env:
         bases: list[str] = []
@@ -1102,6 +1120,7 @@ class Builder(KerasApi):
         try:
             self.exec_block(node.body, closure)
         finally:
+            self.returned = False
             returned = self.returns.pop()
             self.stack.pop()
             self.seq, self.ctx = saved_seq, saved_ctx

@@ -242,6 +242,7 @@ class KerasApi(_Base):
         when it is one known layer or model."""
         if model.layer_order is None:
             return
+        item = tuple(v for v in item if v != Literal_(None))  # `add(None)` would raise
         [value] = item if len(item) == 1 else (None,)
         if isinstance(value, Obj) and value.kind == "tensor" and not value.sources:
             return  # `keras.Input(...)`: not one of `model.layers`
