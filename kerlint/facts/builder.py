@@ -166,6 +166,7 @@ class Builder(KerasApi):
         self.star_bindings: dict[tuple[str, Values], Values] = {}
         self.conditional = 0  # how many branches and loop bodies are around
         self.returned = False  # a `return` ran on every path of the function so far
+        self.looping = 0  # how many loop bodies are around
         self.work = 0
         self.splices = itertools.count(1)
         self.inline_counts: dict[int, int] = {}
@@ -467,12 +468,28 @@ class Builder(KerasApi):
             self.star_bindings[key] = found
         return found
 
+    def surely_false(self, test: ast.expr, values: Values, env: Env) -> bool:
+        """A test of a name, or of an attribute of objects no unknown code was given, that
+        holds only falsy constants (`self.disc = None`). Not inside a loop: a later
+        iteration may see what an earlier one set."""
+        if not (isinstance(test, ast.Name | ast.Attribute) and values):
+            return False
+        if not all(isinstance(v, Literal_) and v.value in (None, False) for v in values):
+            return False
+        if isinstance(test, ast.Attribute):
+            owners = self.eval(test.value, env)
+            return bool(owners) and all(isinstance(o, Obj) and not o.escaped for o in owners)
+        return True
+
     def exec_if(self, node: ast.If, env: Env) -> Env:
         tested = self.eval(node.test, env)
         then_guard, else_guard = self._guards_for(node.test)
         if then_guard is None and surely_true(node.test, tested):
             # `if self.disc: return self.disc` once it holds a model: only that arm runs.
             return self.exec_block(node.body, env)
+        if then_guard is None and not self.looping and self.surely_false(node.test, tested, env):
+            # The same test before `self.disc` was set (`None` in `__init__`).
+            return self.exec_block(node.orelse, env)
         saved_guard = self.guard
         then_seq, else_seq = Seq(), Seq()
         self.guard = narrow(saved_guard, then_guard)
@@ -556,7 +573,11 @@ class Builder(KerasApi):
 
     def _loop(self, body, orelse, env: Env, at_least_once: bool = False) -> Env:
         loop = Loop(Seq(), Seq(), at_least_once)
-        body_env = self._in_seq(loop.body, lambda: self.exec_block(body, dict(env)))
+        self.looping += 1
+        try:
+            body_env = self._in_seq(loop.body, lambda: self.exec_block(body, dict(env)))
+        finally:
+            self.looping -= 1
         joined = join(env, body_env)
         if orelse:
             joined = self._in_seq(loop.orelse, lambda: self.exec_block(orelse, joined))
@@ -947,6 +968,7 @@ class Builder(KerasApi):
                 ):
                     self.emit("havoc", node, target=value)
                     value.layer_order = None
+                    value.escaped = True
 
     def _call_function(
         self, function: Function, positional, keywords, env, self_value=None, bind_unknown=False
@@ -990,6 +1012,7 @@ class Builder(KerasApi):
                 if isinstance(value, Obj) and value.kind in ("model", "layer"):
                     self.emit("havoc", node, target=value)
                     value.layer_order = None
+                    value.escaped = True
 
     # ------------------------------------------------------------------ other modules
     def imported(self, qualified: str) -> Imported | Function | None:

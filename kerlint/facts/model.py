@@ -45,6 +45,7 @@ class Obj:
     calls_training_false: bool = False  # a subclassed model whose call() passes training=False
     has_train_step: bool = False
     label: str | None = None  # the first name the code gave it, for messages
+    escaped: bool = False  # given to a call kerlint cannot follow: its attributes may change
     # A Sequential's layers in `model.layers` order, while every one is known (None then).
     layer_order: list[Obj] | None = None
     # The `for` loops that run more than once around where it is made, outermost first: one

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from kerlint.facts import FileFacts
 from kerlint.facts.model import Event
-from kerlint.rules._helpers import called_on, method_of, places
+from kerlint.rules._helpers import NO_VARIABLES, called_on, method_of, places
 from kerlint.rules._modes import UPGRADE, by_mode
 from kerlint.rules.base import TRAINABLE_WRITE, Finding, Rule
 
@@ -50,17 +50,65 @@ def _keras3(facts: FileFacts) -> Iterator[Finding]:
     for train in _training_calls(facts):
         model = train.target
         flags = [facts.flag(state, model) for state in facts.states_before(train)]
-        if not _frozen_by_assignment(flags):
-            continue
         name = called_on(facts, train)
-        yield Finding(
-            train.node,
-            f"`{name}.{method_of(train)}` trains `{name}` while its `trainable` is False (set "
-            f"at {places(facts, [f.origin for f in flags])}), so `{name}.trainable_weights` is "
-            "empty and nothing learns: Keras 3 reads the flag when training runs, not at "
-            f"`compile()`. Set `{name}.trainable = True` before training it (for a GAN, back "
-            "to False before training the combined model).",
-        )
+        if _frozen_by_assignment(flags):
+            yield Finding(
+                train.node,
+                f"`{name}.{method_of(train)}` trains `{name}` while its `trainable` is False "
+                f"(set at {places(facts, [f.origin for f in flags])}), so "
+                f"`{name}.trainable_weights` is empty and nothing learns: Keras 3 reads the "
+                f"flag when training runs, not at `compile()`. Set `{name}.trainable = True` "
+                "before training it (for a GAN, back to False before training the combined "
+                "model).",
+            )
+            continue
+        parts = _parts_with_variables(facts, model)
+        frozen = [
+            [facts.flag(state, part) for state in facts.states_before(train)] for part in parts
+        ]
+        if parts and all(_frozen_by_assignment(part_flags) for part_flags in frozen):
+            origins = [flag.origin for part_flags in frozen for flag in part_flags]
+            yield Finding(
+                train.node,
+                f"`{name}.{method_of(train)}` trains `{name}`, whose every layer is frozen "
+                f"({_names(parts)} set False at {places(facts, origins)}), so "
+                f"`{name}.trainable_weights` is empty and nothing learns: Keras 3 reads the "
+                "flags when training runs, not at `compile()`. Set them to True before "
+                f"training `{name}` (for a GAN, back to False before training the combined "
+                "model).",
+            )
+
+
+def _parts_with_variables(facts: FileFacts, model) -> list:
+    """The entries of a Sequential whose layers are all known (`Sequential([disc])`, `add`)
+    that own variables, when none of their own parts is ever set to anything but False
+    (an unfrozen child would train)."""
+    order = model.layer_order
+    if not order:
+        return []
+    parts = [part for part in order if not _without_variables(part)]
+    inside = {id(obj) for part in parts for obj in _descendants(part)}
+    for event in facts.events("assign"):
+        if event.target is not None and id(event.target) in inside and event.value is not False:
+            return []
+    return parts
+
+
+def _without_variables(part) -> bool:
+    return part.kind == "layer" and (part.cls or "").rsplit(".", 1)[-1] in NO_VARIABLES
+
+
+def _descendants(obj, depth: int = 0) -> list:
+    found = []
+    for child in obj.children:
+        found.append(child)
+        if depth < 8:
+            found.extend(_descendants(child, depth + 1))
+    return found
+
+
+def _names(parts) -> str:
+    return ", ".join(f"`{part.describe()}`" for part in parts)
 
 
 def _keras2(facts: FileFacts) -> Iterator[Finding]:
@@ -79,17 +127,29 @@ def _keras2(facts: FileFacts) -> Iterator[Finding]:
             continue  # compiled where kerlint cannot see: its state then is unknown
         at_compile = [snapshot.flag(key) for snapshot in snapshots if snapshot]
         now = [facts.flag(state, model) for state in states]
-        if not (_frozen_by_assignment(at_compile) and _frozen_by_assignment(now)):
-            continue
         name = called_on(facts, train)
+        frozen = "its `trainable` was False (set at {}): Keras 2"
+        unfreeze = f"`{name}.trainable = True`"
+        if not (_frozen_by_assignment(at_compile) and _frozen_by_assignment(now)):
+            # Every layer frozen at the compile and still: Keras 2 trains nothing either.
+            parts = _parts_with_variables(facts, model)
+            if not parts or not all(
+                _frozen_by_assignment([s.flag((part.id, "")) for s in snapshots if s])
+                and _frozen_by_assignment([facts.flag(state, part) for state in states])
+                for part in parts
+            ):
+                continue
+            at_compile = [s.flag((part.id, "")) for part in parts for s in snapshots if s]
+            frozen = f"its every layer was frozen ({_names(parts)} set False at {{}}): Keras 2"
+            unfreeze = "them trainable"
         compiles = [snapshot.event for snapshot in snapshots if snapshot]
+        origins = places(facts, [f.origin for f in at_compile if f])
         yield Finding(
             train.node,
             f"`{name}.{method_of(train)}` trains `{name}`, which was compiled at "
-            f"{places(facts, compiles)} while its `trainable` was False (set at "
-            f"{places(facts, [f.origin for f in at_compile if f])}): Keras 2 fixes the "
+            f"{places(facts, compiles)} while {frozen.replace('{}', origins, 1)} fixes the "
             "trainable state at `compile()`, so training updates nothing, without a warning. "
-            f"Set `{name}.trainable = True` before `{name}.compile(...)` (for a GAN: compile "
+            f"Set {unfreeze} before `{name}.compile(...)` (for a GAN: compile "
             "the discriminator while it is trainable, then freeze it and compile the combined "
             "model).",
         )
