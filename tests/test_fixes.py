@@ -8,6 +8,7 @@ a second round changes nothing.
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import stat
@@ -412,3 +413,45 @@ def test_kl005_is_fixed_only_with_every_list_its_gradients_are_paired_with(tmp_p
     fixed = outcome.data.decode()
     assert fixed.count("trainable_weights") == 2 and fixed.count("model.weights") == 2
     assert "grads = tape.gradient(loss, model.trainable_weights)\n    optimizer" in fixed
+
+
+KEYWORD_CALLS = [
+    "BinaryAccuracy()",
+    "BinaryAccuracy( )",
+    "BinaryAccuracy(name='acc')",
+    "BinaryAccuracy(name='acc',)",
+    "BinaryAccuracy(\n    name='acc',  # the name\n)",
+    "BinaryAccuracy(\n    name='acc'  # the name, (not code)\n)",
+    "BinaryAccuracy(threshold=0.5)",
+    "BinaryAccuracy(name='é', threshold = 0.5 )",
+    "f(a, *rest)",
+    "f(a, **kw)",
+    "f((a))",
+    "(f)()",
+    "f(  # c\n)",
+    "g(y, f(a))",
+    "f(a)(b)",
+]
+
+
+@pytest.mark.parametrize("call", KEYWORD_CALLS)
+def test_a_keyword_added_from_the_text_means_what_libcst_would_write(call: str) -> None:
+    """KL102's and KL103's fixes set a keyword without LibCST where the text is plain (its
+    import costs more than a file's check): the call gets exactly that keyword, comments
+    kept; what is not plain is left to LibCST."""
+    from kerlint.facts import FileFacts
+    from kerlint.rules import kl1_heads
+
+    source = f"m = {call}\n"
+    tree = ast.parse(source)
+    node = tree.body[0].value
+    by_text = kl1_heads._with_keyword_by_text(FileFacts(tree, source), node, "threshold", "0.0")
+    if by_text is None:
+        assert call in ("f((a))", "(f)()")
+        return
+    expected = ast.parse(call, mode="eval").body
+    expected.keywords = [k for k in expected.keywords if k.arg != "threshold"]
+    expected.keywords.append(ast.keyword("threshold", ast.Constant(0.0)))
+    assert ast.dump(ast.parse(by_text, mode="eval")) == ast.dump(ast.Expression(expected))
+    for comment in ("# the name", "# c"):
+        assert (comment in by_text) == (comment in call)

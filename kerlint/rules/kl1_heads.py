@@ -58,7 +58,11 @@ def loss_class(facts: FileFacts, kind: str, focal: bool) -> tuple[str, str | Non
 
 def with_keyword(facts: FileFacts, node: ast.Call, keyword: str, value: str) -> str | None:
     """The call's code with `keyword=value` set (replaced, or added at the end); None when
-    it cannot be written (LibCST cannot read the file)."""
+    it cannot be written (LibCST cannot read the file). Written from the text where that is
+    plain (importing and running LibCST costs more than the rest of a file's check)."""
+    by_text = _with_keyword_by_text(facts, node, keyword, value)
+    if by_text is not None:
+        return by_text
     import libcst as cst
 
     call = facts.cst(node)
@@ -79,6 +83,59 @@ def with_keyword(facts: FileFacts, node: ast.Call, keyword: str, value: str) -> 
                 comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
             )
     return cst.Module([]).code_for_node(call.with_changes(args=[*args, added]))
+
+
+def _with_keyword_by_text(facts: FileFacts, node: ast.Call, keyword: str, value: str) -> str | None:
+    """`with_keyword` on the call's own text, or None where that is not plain: another
+    module's call, or anything but blanks, comments and one comma after the last argument."""
+    if not facts.is_here(node):
+        return None
+    code = facts.source.segment(node)
+    if code is None or not code.endswith(")"):
+        return None
+    start = facts.source.span(node).start
+
+    def index(inner: ast.AST, end: bool = False) -> int:
+        """Where a node inside the call starts (or ends) in `code`."""
+        span = facts.source.span(inner)
+        line, column = (
+            (span.end.line, span.end.column) if end else (span.start.line, span.start.column)
+        )
+        if line == start.line:
+            return column - start.column
+        rows = facts.source.rows
+        before = len(rows[start.line - 1]) - start.column
+        return before + sum(len(row) for row in rows[start.line : line - 1]) + column
+
+    for given in node.keywords:
+        if given.arg == keyword:
+            first, last = index(given.value), index(given.value, end=True)
+            return code[:first] + value + code[last:]
+    parts: list[ast.AST] = [*node.args, *node.keywords]
+    after = (
+        index(max(parts, key=lambda n: (n.end_lineno, n.end_col_offset)), end=True)
+        if parts
+        else None
+    )
+    if after is None:
+        after = index(node.func, end=True)
+        opening = _blank(code[after:-1])
+        if opening != "(":
+            return None
+        at = code.index("(", after) + 1
+        return code[:at] + f"{keyword}={value}" + code[at:]
+    rest = _blank(code[after:-1])
+    if rest == "":
+        return code[:after] + f", {keyword}={value}" + code[after:]
+    if rest == ",":
+        at = code.index(",", after) + 1
+        return code[:at] + f" {keyword}={value}" + code[at:]
+    return None
+
+
+def _blank(text: str) -> str:
+    """The text without its blanks and comments (of text that holds no string)."""
+    return "".join(re.sub(r"#[^\n]*", "", text).split())
 
 
 def without_arg(facts: FileFacts, node: ast.Call, given: ast.keyword) -> str | None:
