@@ -158,6 +158,11 @@ class FileFacts:
     def is_here(self, node) -> bool:
         """Is `node` part of this file (not of a module spliced in)?"""
         if isinstance(node, ast.AST):
+            origins = self.facts.origins
+            if not origins:
+                return True  # no other module was reached: every node is this file's
+            if all(hasattr(origin, "holds") for origin in origins):
+                return not any(origin.holds(node) for origin in origins)  # type: ignore[attr-defined]
             return id(node) in self._own
         return node in self._cst_positions
 

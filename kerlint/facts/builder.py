@@ -177,6 +177,9 @@ class Builder(KerasApi):
         self.module_env = env
         self.exec_block(self.module.body, env, module_level=True)
         self.analyse_uncalled()
+        origins = [found.origin for found in self.foreign.values()]
+        origins += [site.origin for site in self.facts.foreign_sites.values()]
+        self.facts.origins = list({id(origin): origin for origin in origins}.values())
 
     def analyse_uncalled(self) -> None:
         """Functions and classes the file never calls still get a timeline of their own."""

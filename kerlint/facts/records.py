@@ -135,6 +135,9 @@ class Facts:
     weight_name_filters: list[WeightNameFilter] = field(default_factory=list)
     # Functions of other project modules spliced in, by id of their node (first call wins).
     foreign_sites: dict[int, ForeignSite] = field(default_factory=dict)
+    # The other modules whose definitions were reached (their `origin`s): none, and every
+    # node the facts hold is this file's.
+    origins: list[object] = field(default_factory=list)
     heads: HeadFacts = field(default_factory=lambda: _head_facts())
 
     @property
