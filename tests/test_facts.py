@@ -288,3 +288,30 @@ def test_a_memoised_model_is_built_once() -> None:
     assert values == {True, False}
     [train_state] = facts.states_before(train_b)
     assert facts.flag(train_state, train_b.target).value is False
+
+
+def test_a_none_test_is_not_decided_where_the_code_runs_again() -> None:
+    """In a method the file never calls (Keras may run it each step) and in a callback, an
+    attribute that is None at first may hold a model on a later run: both arms stay."""
+    source = (
+        "import keras\n"
+        "class Trainer:\n"
+        "    def __init__(self):\n"
+        "        self.d = None\n"
+        "    def step(self):\n"
+        "        if self.d:\n"
+        "            m.trainable = False\n"
+        "        self.d = keras.Sequential([keras.layers.Dense(1)])\n"
+        "class Freezer(keras.callbacks.Callback):\n"
+        "    def __init__(self):\n"
+        "        self.seen = None\n"
+        "    def on_epoch_end(self, epoch, logs=None):\n"
+        "        if self.seen:\n"
+        "            self.model.trainable = False\n"
+        "        self.seen = True\n"
+        "m = keras.Sequential([keras.layers.Dense(1)])\n"
+        "m.compile('adam', 'mse')\n"
+        "m.fit(1, callbacks=[Freezer()])\n"
+    )
+    facts = FileFacts(ast.parse(source), source)
+    assert sorted(e.node.lineno for e in facts.events("assign")) == [7, 14]

@@ -167,6 +167,7 @@ class Builder(KerasApi):
         self.conditional = 0  # how many branches and loop bodies are around
         self.returned = False  # a `return` ran on every path of the function so far
         self.looping = 0  # how many loop bodies are around
+        self.standalone = False  # analysing a function or class the file never calls
         self.work = 0
         self.splices = itertools.count(1)
         self.inline_counts: dict[int, int] = {}
@@ -193,13 +194,14 @@ class Builder(KerasApi):
             self._entry(lambda k=klass, e=env: self._standalone_class(k, e))
 
     def _entry(self, work) -> None:
-        saved = self.seq
+        saved, saved_standalone = self.seq, self.standalone
         self.seq = Seq()
+        self.standalone = True
         self.facts.entries.append(self.seq)
         try:
             work()
         finally:
-            self.seq = saved
+            self.seq, self.standalone = saved, saved_standalone
 
     def _standalone_function(self, func: FunctionNode, env: Env) -> None:
         params = {p.name: (self._param_obj(p),) for p in all_params(func)}
@@ -473,8 +475,10 @@ class Builder(KerasApi):
 
     def surely_false(self, test: ast.expr, values: Values, env: Env) -> bool:
         """A test of a name, or of an attribute of objects no unknown code was given, that
-        holds only falsy constants (`self.disc = None`). Not inside a loop: a later
-        iteration may see what an earlier one set."""
+        holds only falsy constants (`self.disc = None`). Not inside a loop, a callback or a
+        function analysed on its own: a later run may see what an earlier one set."""
+        if self.in_callback or self.standalone:
+            return False  # Keras runs a callback, `call` or `train_step` again and again
         if not (isinstance(test, ast.Name | ast.Attribute) and values):
             return False
         if not all(isinstance(v, Literal_) and v.value in (None, False) for v in values):
