@@ -36,6 +36,7 @@ from kerlint.facts.records import (
     UNBOUND,
     Env,
     Imported,
+    ProjectStar,
     Unbound,
     bind_import,
     bind_star_import,
@@ -379,7 +380,7 @@ class Resolver:
         value = values[0]
         return Ref(f"{module}.{name}") if isinstance(value, Function | Class) else value
 
-    def _star_binder(self, hops: int):
+    def _star_binder(self, hops: int) -> ProjectStar:
         return lambda module, name: self.star_binding(module, name, hops - 1)
 
 

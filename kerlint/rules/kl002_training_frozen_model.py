@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from kerlint.facts import FileFacts
-from kerlint.facts.model import Event
+from kerlint.facts.model import Event, Obj
 from kerlint.rules._helpers import NO_VARIABLES, called_on, method_of, places
 from kerlint.rules._modes import UPGRADE, by_mode
 from kerlint.rules.base import TRAINABLE_WRITE, Finding, Rule
@@ -79,7 +79,7 @@ def _keras3(facts: FileFacts) -> Iterator[Finding]:
             )
 
 
-def _parts_with_variables(facts: FileFacts, model) -> list:
+def _parts_with_variables(facts: FileFacts, model: Obj) -> list[Obj]:
     """The entries of a Sequential whose layers are all known (`Sequential([disc])`, `add`)
     that own variables, when none of their own parts is ever set to anything but False
     (an unfrozen child would train)."""
@@ -94,12 +94,12 @@ def _parts_with_variables(facts: FileFacts, model) -> list:
     return parts
 
 
-def _without_variables(part) -> bool:
+def _without_variables(part: Obj) -> bool:
     return part.kind == "layer" and (part.cls or "").rsplit(".", 1)[-1] in NO_VARIABLES
 
 
-def _descendants(obj, depth: int = 0) -> list:
-    found = []
+def _descendants(obj: Obj, depth: int = 0) -> list[Obj]:
+    found: list[Obj] = []
     for child in obj.children:
         found.append(child)
         if depth < 8:
@@ -107,7 +107,7 @@ def _descendants(obj, depth: int = 0) -> list:
     return found
 
 
-def _names(parts) -> str:
+def _names(parts: list[Obj]) -> str:
     return ", ".join(f"`{part.describe()}`" for part in parts)
 
 
