@@ -9,7 +9,7 @@ from kerlint.facts.model import Event, Obj
 
 # Layers that own no variables, besides those of the freeze rules' table: `Lambda` wraps a
 # function (Keras does not track variables it makes).
-NO_VARIABLES = names.WEIGHTLESS_LAYERS | {"Lambda"}
+_NO_VARIABLES = names.WEIGHTLESS_LAYERS | {"Lambda"}
 
 
 def called_on(facts: FileFacts, event: Event) -> str:
@@ -70,6 +70,11 @@ def layers_with_variables(model: Obj, depth: int = 0) -> frozenset[int] | None:
             found |= inner
         elif not child.cls or not child.cls.startswith("keras.layers."):
             return None
-        elif child.cls.rsplit(".", 1)[-1] not in NO_VARIABLES:
+        elif not owns_no_variables(child):
             found.add(child.id)
     return frozenset(found)
+
+
+def owns_no_variables(obj: Obj) -> bool:
+    """A Keras layer of a class that never owns variables (`Dropout`, `Activation`, ...)."""
+    return obj.kind == "layer" and (obj.cls or "").rsplit(".", 1)[-1] in _NO_VARIABLES

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from kerlint.facts import FileFacts
 from kerlint.facts.model import Event, Obj
-from kerlint.rules._helpers import NO_VARIABLES, called_on, method_of, places
+from kerlint.rules._helpers import called_on, method_of, owns_no_variables, places
 from kerlint.rules._modes import UPGRADE, by_mode
 from kerlint.rules.base import TRAINABLE_WRITE, Finding, Rule
 
@@ -81,30 +81,17 @@ def _keras3(facts: FileFacts) -> Iterator[Finding]:
 
 def _parts_with_variables(facts: FileFacts, model: Obj) -> list[Obj]:
     """The entries of a Sequential whose layers are all known (`Sequential([disc])`, `add`)
-    that own variables, when none of their own parts is ever set to anything but False
+    that own variables, when none of them or their parts is ever set to anything but False
     (an unfrozen child would train)."""
     order = model.layer_order
     if not order:
         return []
-    parts = [part for part in order if not _without_variables(part)]
-    inside = {id(obj) for part in parts for obj in _descendants(part)}
+    parts = [part for part in order if not owns_no_variables(part)]
+    inside = {obj.id for part in parts for obj in facts.graph.parts(part)}
     for event in facts.events("assign"):
-        if event.target is not None and id(event.target) in inside and event.value is not False:
+        if event.target is not None and event.target.id in inside and event.value is not False:
             return []
     return parts
-
-
-def _without_variables(part: Obj) -> bool:
-    return part.kind == "layer" and (part.cls or "").rsplit(".", 1)[-1] in NO_VARIABLES
-
-
-def _descendants(obj: Obj, depth: int = 0) -> list[Obj]:
-    found: list[Obj] = []
-    for child in obj.children:
-        found.append(child)
-        if depth < 8:
-            found.extend(_descendants(child, depth + 1))
-    return found
 
 
 def _names(parts: list[Obj]) -> str:
