@@ -461,7 +461,7 @@ class Builder(KerasApi):
                     self.facts.uses_keras = True
         return env
 
-    def bound_by_stars(self, name: str, stars: Values) -> Values:
+    def through_stars(self, name: str, stars: Values) -> Values:
         """A name no statement binds, read through the module's star imports (remembered:
         the same few names are asked for again and again)."""
         key = (name, stars)
@@ -792,7 +792,7 @@ class Builder(KerasApi):
             if found is None:
                 stars = env.get(STAR_IMPORTS) or self.module_env.get(STAR_IMPORTS)
                 if stars:
-                    return self.bound_by_stars(name, stars)
+                    return self.through_stars(name, stars)
             return found or NOTHING
         if kind is ast.Attribute:
             return self.attribute_of(self.eval(node.value, env), node)  # type: ignore[attr-defined, arg-type]
